@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Core internals shared by the files of src/. Nothing here is exported. */
+#ifndef NETDIRECT_CORE_H
+#define NETDIRECT_CORE_H
+
+#include <netdirect/nd_provider.h>
+#include <pthread.h>
+
+/* Per-adapter overlapped engine: the queue behind the adapter's fd. */
+struct nd_ov_engine {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* broadcast whenever a request finishes */
+	int efd;	     /* eventfd, non-zero while `done` is non-empty */
+	bool queue_enabled;  /* an overlapped file was created (IOCP bind) */
+	struct nd_overlapped *done_head, *done_tail;
+};
+
+/* The object behind a public handle if it is live and of `type`, else NULL. */
+struct nd_object *ndi_object(const void *handle, enum nd_object_type type);
+/* Like ndi_object, for any type that has overlapped requests. */
+struct nd_object *ndi_ov_object(const void *handle);
+/* Release the caller's reference: close, cancel pending, put. */
+nd_status ndi_release(const void *handle, enum nd_object_type type);
+/* Complete every pending request of obj with ND_CANCELED, in order. */
+void ndi_ov_cancel_all(struct nd_object *obj);
+
+/*
+ * Validates a socket address argument as ND does: a length below
+ * sizeof(struct sockaddr) or below the family's size gives `bad_len`, an
+ * unsupported family ND_INVALID_ADDRESS.
+ */
+nd_status ndi_check_sockaddr(const struct sockaddr *addr, size_t len,
+			     nd_status bad_len);
+/* True for 0.0.0.0 and ::. */
+bool ndi_sockaddr_is_any(const struct sockaddr *addr);
+/* Same IP (port ignored). */
+bool ndi_sockaddr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
+socklen_t ndi_sockaddr_len(const struct sockaddr *addr);
+
+/* Registry: active providers, best (highest priority) first. */
+bool ndi_started(void);
+unsigned ndi_provider_count(void);
+const struct nd_provider *ndi_provider(unsigned i);
+void ndi_adapter_live(int delta);
+
+#endif

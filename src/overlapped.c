@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The overlapped engine: asynchronous requests of an adapter's objects.
+ *
+ * Each object keeps a FIFO of its pending requests; a finished request goes
+ * to the adapter's queue of finished requests (once the application has asked
+ * for the adapter's file descriptor, the IOCP "bind") and wakes every waiter.
+ * The eventfd is kept non-zero exactly while that queue is non-empty, so the
+ * descriptor is level-readable as ND's completion port is.
+ *
+ * Callers' nd_overlapped structs need not be zeroed: internal.state holds one
+ * of the magic values below only while the engine links the struct, and a
+ * link is only trusted after finding the struct in the list it names.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+	OV_IDLE = 0,
+	OV_PENDING = 0x4f56504eu, /* in its object's FIFO */
+	OV_CLAIMED = 0x4f56434cu, /* taken by the provider, completing */
+	OV_QUEUED = 0x4f565155u,  /* in the adapter's finished queue */
+};
+
+static struct nd_ov_engine *engine_of(struct nd_object *obj)
+{
+	return obj->adapter->engine;
+}
+
+static void set_status(struct nd_overlapped *ov, nd_status status)
+{
+	__atomic_store_n(&ov->status, status, __ATOMIC_RELEASE);
+}
+
+static nd_status get_status(const struct nd_overlapped *ov)
+{
+	return __atomic_load_n(&ov->status, __ATOMIC_ACQUIRE);
+}
+
+nd_status nd_adapter_base_init(struct nd_adapter_base *adapter,
+			       const struct nd_adapter_ops *ops,
+			       const struct nd_object_ops *obj_ops,
+			       const struct nd_provider *provider)
+{
+	struct nd_ov_engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return ND_NO_MEMORY;
+	e->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (e->efd < 0) {
+		ND_ERR("core", "eventfd: %s", strerror(errno));
+		free(e);
+		return ND_INSUFFICIENT_RESOURCES;
+	}
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	nd_object_init(&adapter->obj, ND_OBJ_ADAPTER, NULL, obj_ops, NULL);
+	adapter->ops = ops;
+	adapter->provider = provider;
+	adapter->engine = e;
+	ndi_adapter_live(1);
+	return ND_SUCCESS;
+}
+
+void nd_adapter_base_fini(struct nd_adapter_base *adapter)
+{
+	struct nd_ov_engine *e = adapter->engine;
+
+	if (!e)
+		return;
+	close(e->efd);
+	pthread_cond_destroy(&e->cond);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+	adapter->engine = NULL;
+	ndi_adapter_live(-1);
+}
+
+/* Unlinks ov from the finished queue if it is there. Engine locked. */
+static void done_unlink(struct nd_ov_engine *e, struct nd_overlapped *ov)
+{
+	struct nd_overlapped **pp = &e->done_head, *prev = NULL;
+
+	for (; *pp; prev = *pp, pp = &(*pp)->internal.next) {
+		if (*pp != ov)
+			continue;
+		*pp = ov->internal.next;
+		if (e->done_tail == ov)
+			e->done_tail = prev;
+		if (!e->done_head) {
+			uint64_t v;
+			if (read(e->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				ND_WARN("core", "eventfd read: %s",
+					strerror(errno));
+		}
+		return;
+	}
+}
+
+static void done_append(struct nd_ov_engine *e, struct nd_overlapped *ov)
+{
+	ov->internal.next = NULL;
+	ov->internal.state = OV_QUEUED;
+	if (e->done_tail)
+		e->done_tail->internal.next = ov;
+	else
+		e->done_head = ov;
+	e->done_tail = ov;
+	if (e->done_head == ov) {
+		uint64_t one = 1;
+		if (write(e->efd, &one, sizeof(one)) < 0)
+			ND_WARN("core", "eventfd write: %s", strerror(errno));
+	}
+}
+
+void nd_ov_begin(struct nd_object *obj, struct nd_overlapped *ov, uint32_t kind,
+		 void *arg)
+{
+	struct nd_ov_engine *e = engine_of(obj);
+
+	pthread_mutex_lock(&e->lock);
+	/* Reused before its last completion was dequeued: drop that one. */
+	if (ov->internal.state == OV_QUEUED)
+		done_unlink(e, ov);
+	ov->internal.next = NULL;
+	ov->internal.owner = obj;
+	ov->internal.arg = arg;
+	ov->internal.kind = kind;
+	ov->internal.state = OV_PENDING;
+	set_status(ov, ND_PENDING);
+	if (obj->pending_tail)
+		obj->pending_tail->internal.next = ov;
+	else
+		obj->pending_head = ov;
+	obj->pending_tail = ov;
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* Unlinks and returns the oldest pending request of kind. Engine locked. */
+static struct nd_overlapped *pending_take(struct nd_object *obj, uint32_t kind)
+{
+	struct nd_overlapped **pp = &obj->pending_head, *prev = NULL;
+
+	for (; *pp; prev = *pp, pp = &(*pp)->internal.next) {
+		struct nd_overlapped *ov = *pp;
+
+		if (kind != ND_OV_ANY_KIND && ov->internal.kind != kind)
+			continue;
+		*pp = ov->internal.next;
+		if (obj->pending_tail == ov)
+			obj->pending_tail = prev;
+		ov->internal.next = NULL;
+		ov->internal.state = OV_CLAIMED;
+		return ov;
+	}
+	return NULL;
+}
+
+/*
+ * Publishes the final status. The status is written last: once a waiter
+ * sees it the caller may free ov, so nothing touches ov afterwards.
+ */
+static void complete_locked(struct nd_ov_engine *e, struct nd_overlapped *ov,
+			    nd_status status)
+{
+	if (e->queue_enabled && !(ov->flags & ND_OV_FLAG_NO_QUEUE))
+		done_append(e, ov);
+	else
+		ov->internal.state = OV_IDLE;
+	set_status(ov, status);
+	pthread_cond_broadcast(&e->cond);
+}
+
+struct nd_overlapped *nd_ov_claim(struct nd_object *obj, uint32_t kind,
+				  void **arg)
+{
+	struct nd_ov_engine *e = engine_of(obj);
+	struct nd_overlapped *ov;
+
+	pthread_mutex_lock(&e->lock);
+	ov = pending_take(obj, kind);
+	if (ov && arg)
+		*arg = ov->internal.arg;
+	pthread_mutex_unlock(&e->lock);
+	return ov;
+}
+
+void nd_ov_complete(struct nd_object *obj, struct nd_overlapped *ov,
+		    nd_status status)
+{
+	struct nd_ov_engine *e = engine_of(obj);
+
+	pthread_mutex_lock(&e->lock);
+	complete_locked(e, ov, status);
+	pthread_mutex_unlock(&e->lock);
+}
+
+bool nd_ov_finish(struct nd_object *obj, uint32_t kind, nd_status status)
+{
+	struct nd_ov_engine *e = engine_of(obj);
+	struct nd_overlapped *ov;
+
+	pthread_mutex_lock(&e->lock);
+	ov = pending_take(obj, kind);
+	if (ov)
+		complete_locked(e, ov, status);
+	pthread_mutex_unlock(&e->lock);
+	return ov != NULL;
+}
+
+unsigned nd_ov_finish_all(struct nd_object *obj, uint32_t kind,
+			  nd_status status)
+{
+	struct nd_ov_engine *e = engine_of(obj);
+	struct nd_overlapped *ov;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&e->lock);
+	while ((ov = pending_take(obj, kind))) {
+		complete_locked(e, ov, status);
+		n++;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return n;
+}
+
+bool nd_ov_pending(struct nd_object *obj, uint32_t kind)
+{
+	struct nd_ov_engine *e = engine_of(obj);
+	bool found = false;
+
+	pthread_mutex_lock(&e->lock);
+	for (struct nd_overlapped *ov = obj->pending_head; ov && !found;
+	     ov = ov->internal.next)
+		found = kind == ND_OV_ANY_KIND || ov->internal.kind == kind;
+	pthread_mutex_unlock(&e->lock);
+	return found;
+}
+
+void ndi_ov_cancel_all(struct nd_object *obj)
+{
+	if (obj->ops->cancel)
+		obj->ops->cancel(obj);
+	nd_ov_finish_all(obj, ND_OV_ANY_KIND, ND_CANCELED);
+}
+
+nd_status nd_cancel_overlapped(void *object)
+{
+	struct nd_object *obj = ndi_ov_object(object);
+
+	if (!obj)
+		return ND_INVALID_HANDLE;
+	ndi_ov_cancel_all(obj);
+	return ND_SUCCESS;
+}
+
+nd_status nd_get_overlapped_result(void *object, struct nd_overlapped *ov,
+				   bool wait)
+{
+	struct nd_object *obj = ndi_ov_object(object);
+	nd_status status;
+
+	if (!obj)
+		return ND_INVALID_HANDLE;
+	if (!ov)
+		return ND_INVALID_PARAMETER_1;
+	status = get_status(ov);
+	if (status != ND_PENDING || !wait)
+		return status;
+
+	struct nd_ov_engine *e = engine_of(obj);
+	pthread_mutex_lock(&e->lock);
+	while ((status = get_status(ov)) == ND_PENDING)
+		pthread_cond_wait(&e->cond, &e->lock);
+	pthread_mutex_unlock(&e->lock);
+	return status;
+}
+
+/* --- the adapter's overlapped file ------------------------------------ */
+
+static struct nd_ov_engine *adapter_engine(struct nd_adapter *adapter)
+{
+	struct nd_object *obj = ndi_object(adapter, ND_OBJ_ADAPTER);
+
+	return obj ? nd_adapter_base_of(adapter)->engine : NULL;
+}
+
+nd_status nd_adapter_create_overlapped_file(struct nd_adapter *adapter, int *fd)
+{
+	struct nd_ov_engine *e = adapter_engine(adapter);
+	int dup_fd;
+
+	if (!e)
+		return ND_INVALID_HANDLE;
+	if (!fd)
+		return ND_INVALID_PARAMETER_1;
+	/* A duplicate: closing it must not harm the adapter. */
+	dup_fd = fcntl(e->efd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0) {
+		ND_ERR("core", "duplicating the adapter's eventfd: %s",
+		       strerror(errno));
+		return ND_INSUFFICIENT_RESOURCES;
+	}
+	pthread_mutex_lock(&e->lock);
+	e->queue_enabled = true;
+	pthread_mutex_unlock(&e->lock);
+	*fd = dup_fd;
+	return ND_SUCCESS;
+}
+
+static void deadline_after(struct timespec *ts, int timeout_ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+nd_status nd_adapter_dequeue_overlapped(struct nd_adapter *adapter,
+					int timeout_ms,
+					struct nd_overlapped **ov)
+{
+	struct nd_ov_engine *e = adapter_engine(adapter);
+	struct timespec deadline;
+	struct nd_overlapped *head;
+
+	if (!e)
+		return ND_INVALID_HANDLE;
+	if (!ov)
+		return ND_INVALID_PARAMETER_2;
+	if (timeout_ms > 0)
+		deadline_after(&deadline, timeout_ms);
+
+	pthread_mutex_lock(&e->lock);
+	while (!e->done_head && timeout_ms != 0) {
+		if (timeout_ms < 0)
+			pthread_cond_wait(&e->cond, &e->lock);
+		else if (pthread_cond_timedwait(&e->cond, &e->lock,
+						&deadline) == ETIMEDOUT)
+			break;
+	}
+	head = e->done_head;
+	if (head) {
+		done_unlink(e, head);
+		head->internal.state = OV_IDLE;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (!head)
+		return ND_TIMEOUT;
+	*ov = head;
+	return ND_SUCCESS;
+}
+
+nd_status nd_adapter_post_overlapped(struct nd_adapter *adapter,
+				     struct nd_overlapped *ov)
+{
+	struct nd_ov_engine *e = adapter_engine(adapter);
+
+	if (!e)
+		return ND_INVALID_HANDLE;
+	if (!ov)
+		return ND_INVALID_PARAMETER_1;
+	pthread_mutex_lock(&e->lock);
+	if (ov->internal.state == OV_QUEUED)
+		done_unlink(e, ov);
+	done_append(e, ov);
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	return ND_SUCCESS;
+}
