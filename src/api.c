@@ -23,13 +23,21 @@ static nd_status ov_sync(struct nd_overlapped *ov, nd_status st)
 	return st;
 }
 
+/* The adapter an object belongs to; an adapter belongs to itself. */
+static struct nd_adapter_base *adapter_of(struct nd_object *obj)
+{
+	return obj->head.type == ND_OBJ_ADAPTER
+		   ? container_of(obj, struct nd_adapter_base, obj)
+		   : obj->adapter;
+}
+
 /* A child object argument: live, of its type, and of the same adapter. */
 static struct nd_object *child_of(struct nd_object *owner, const void *handle,
 				  enum nd_object_type type)
 {
 	struct nd_object *obj = ndi_object(handle, type);
 
-	return obj && obj->adapter == owner->adapter ? obj : NULL;
+	return obj && obj->adapter == adapter_of(owner) ? obj : NULL;
 }
 
 static nd_status check_private_data(const void *data, uint32_t len,
@@ -616,8 +624,8 @@ nd_status nd_connector_get_local_address(struct nd_connector *connector,
 	if (!len)
 		return ND_INVALID_PARAMETER_2;
 	struct nd_connector_base *b = nd_connector_base_of(connector);
-	return copy_address(b->ops->get_local_address(b, &ss, &ss_len), &ss,
-			    ss_len, addr, len);
+	nd_status st = b->ops->get_local_address(b, &ss, &ss_len);
+	return copy_address(st, &ss, ss_len, addr, len);
 }
 
 nd_status nd_connector_get_peer_address(struct nd_connector *connector,
@@ -631,8 +639,8 @@ nd_status nd_connector_get_peer_address(struct nd_connector *connector,
 	if (!len)
 		return ND_INVALID_PARAMETER_2;
 	struct nd_connector_base *b = nd_connector_base_of(connector);
-	return copy_address(b->ops->get_peer_address(b, &ss, &ss_len), &ss,
-			    ss_len, addr, len);
+	nd_status st = b->ops->get_peer_address(b, &ss, &ss_len);
+	return copy_address(st, &ss, ss_len, addr, len);
 }
 
 nd_status nd_connector_notify_disconnect(struct nd_connector *connector,
@@ -697,8 +705,8 @@ nd_status nd_listener_get_local_address(struct nd_listener *listener,
 	if (!len)
 		return ND_INVALID_PARAMETER_2;
 	struct nd_listener_base *b = nd_listener_base_of(listener);
-	return copy_address(b->ops->get_local_address(b, &ss, &ss_len), &ss,
-			    ss_len, addr, len);
+	nd_status st = b->ops->get_local_address(b, &ss, &ss_len);
+	return copy_address(st, &ss, ss_len, addr, len);
 }
 
 nd_status nd_listener_get_connection_request(struct nd_listener *listener,

@@ -164,7 +164,8 @@ struct nd_address_list {
 
 /*
  * The OVERLAPPED of an asynchronous call. The caller owns it and keeps it
- * valid until the request completes; it need not be zeroed.
+ * valid until the request completes. The caller sets `flags` (usually 0);
+ * the rest need not be initialised.
  *
  * `status` is ND_PENDING while the request runs and its final status after.
  * A finished request is queued on its adapter (see nd_adapter_dequeue_overlapped)
