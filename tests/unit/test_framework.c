@@ -235,21 +235,17 @@ static void test_provider_selection(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest unstarted[] = {
-	    cmocka_unit_test(test_not_started),
-	    cmocka_unit_test(test_startup_refcount),
-	};
+#define STARTED(name) cmocka_unit_test_setup_teardown(name, started, stopped)
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_query_address_list),
-	    cmocka_unit_test(test_query_address_list_bad_input),
-	    cmocka_unit_test(test_check_address),
-	    cmocka_unit_test(test_open_adapter),
-	    cmocka_unit_test(test_resolve_address),
-	    cmocka_unit_test(test_future_abi_refused),
-	    cmocka_unit_test(test_provider_selection),
+		cmocka_unit_test(test_not_started),
+		cmocka_unit_test(test_startup_refcount),
+		STARTED(test_query_address_list),
+		STARTED(test_query_address_list_bad_input),
+		STARTED(test_check_address),
+		STARTED(test_open_adapter),
+		STARTED(test_resolve_address),
+		STARTED(test_future_abi_refused),
+		STARTED(test_provider_selection),
 	};
-	int failed = cmocka_run_group_tests_name("framework-unstarted",
-						 unstarted, NULL, NULL);
-	return failed + cmocka_run_group_tests_name("framework", tests, started,
-						    stopped);
+	return cmocka_run_group_tests_name("framework", tests, NULL, NULL);
 }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with -Wall -Wextra -Werror and runs every
+# test suite: on this host (unit, conformance-tcp, examples) and, inside a
+# QEMU VM, on real Soft-RoCE and Soft-iWARP devices (rdma-rxe0, rdma-siw0)
+# and across two VMs (rdma-two-host). Prints one line per suite and ends with
+# the total. Exit status 0 only if nothing failed.
+#
+# Env: ND_BUILD_DIR (build), ND_SKIP_VM=1 (host suites only; never in CI).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. scripts/lib.sh
+
+BUILD=${ND_BUILD_DIR:-build}
+total_pass=0 total_fail=0 total_skip=0
+failed_suites=()
+
+nd_install $ND_BUILD_PACKAGES
+nd_say "building in $BUILD"
+nd_build "$BUILD"
+
+report() { # name passed failed skipped
+	printf 'suite %s: %d passed, %d failed, %d skipped\n' "$1" "$2" "$3" "$4"
+	total_pass=$((total_pass + $2))
+	total_fail=$((total_fail + $3))
+	total_skip=$((total_skip + $4))
+	[ "$3" -eq 0 ] || failed_suites+=("$1")
+}
+
+# count NAME RC: counts meson's log for NAME; a non-zero RC with no test
+# failure recorded (a harness or VM failure) counts as one failure.
+count() {
+	local name=$1 rc=$2 log=$BUILD/meson-logs/$1.json p=0 f=0 s=0
+	[ -s "$log" ] && read -r p f s < <(python3 scripts/count-tests.py "$log")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	if [ "$f" -ne 0 ]; then
+		echo "--- $name: last lines of $BUILD/$name.out ---"
+		tail -n 60 "$BUILD/$name.out"
+	fi
+	report "$name" "$p" "$f" "$s"
+}
+
+has_suite() { # meson exits 1 with "No suitable tests defined."
+	meson test -C "$BUILD" --no-rebuild --list --suite "$1" >/dev/null 2>&1
+}
+
+host_suite() { # report name, meson suite
+	local name=$1 suite=$2
+	has_suite "$suite" || return 0
+	rm -f "$BUILD/meson-logs/$name.json"
+	meson test -C "$BUILD" --no-rebuild --suite "$suite" --logbase "$name" \
+		--print-errorlogs >"$BUILD/$name.out" 2>&1
+	count "$name" $?
+}
+
+# The rdma suite inside the VM, on one device.
+vm_suite() { # name device ip-variable
+	local name=$1 dev=$2 ipvar=$3
+	rm -f "$BUILD/meson-logs/$name.json"
+	tests/vm/run "ND_TEST_DEVICE=$dev ND_TEST_ADDR=\$$ipvar \
+meson test -C $BUILD --no-rebuild --suite rdma --logbase $name \
+--print-errorlogs" >"$BUILD/$name.out" 2>&1
+	count "$name" $?
+}
+
+two_host_suite() {
+	local name=rdma-two-host
+	rm -f "$BUILD/meson-logs/$name.json"
+	tests/vm/two-host.sh "$BUILD" >"$BUILD/$name.out" 2>&1
+	local rc=$?
+	# One test per checked transfer, as the script reports them.
+	local p f
+	p=$(grep -cE '^(\[[AB]\] )?PASS ' "$BUILD/$name.out")
+	f=$(grep -cE '^(\[[AB]\] )?FAIL ' "$BUILD/$name.out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	[ "$f" -eq 0 ] || { echo "--- $name ---"; tail -n 60 "$BUILD/$name.out"; }
+	report "$name" "$p" "$f" 0
+}
+
+host_suite unit unit
+host_suite conformance-tcp conformance-tcp
+host_suite examples examples
+
+if [ "${ND_SKIP_VM:-0}" = 1 ] && [ "${CI:-}" != true ]; then
+	echo "SKIP: the VM suites (rdma-rxe0, rdma-siw0, rdma-two-host): ND_SKIP_VM=1"
+else
+	nd_say "booting the VM for the rdma suites (rxe0, siw0, two hosts)"
+	vm_suite rdma-rxe0 rxe0 RXE_IP
+	vm_suite rdma-siw0 siw0 SIW_IP
+	two_host_suite
+fi
+
+[ ${#failed_suites[@]} -eq 0 ] || echo "failed suites: ${failed_suites[*]}"
+printf '%d passed, %d failed, %d skipped\n' "$total_pass" "$total_fail" "$total_skip"
+[ "$total_fail" -eq 0 ]

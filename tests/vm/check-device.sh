@@ -1,0 +1,38 @@
+#!/bin/sh
+# The rdma suite's first test: the device under test is there, its port is
+# active, ND_TEST_ADDR is on its netdev, and it moves data (perftest's
+# ib_send_lat over loopback, which checks completions, not timing).
+# Skips (77) without ND_TEST_DEVICE, i.e. outside the VM or a real-hardware
+# run.
+set -u
+dev=${ND_TEST_DEVICE:-}
+addr=${ND_TEST_ADDR:-}
+if [ -z "$dev" ]; then
+	echo "SKIP vm-device: ND_TEST_DEVICE is not set (no RDMA device to test)"
+	exit 77
+fi
+fail() { echo "FAIL vm-device: $*"; exit 1; }
+
+ibv_devinfo -d "$dev" >/tmp/devinfo.$$ 2>&1 || fail "ibv_devinfo -d $dev failed"
+grep -q 'PORT_ACTIVE' /tmp/devinfo.$$ || fail "$dev has no active port"
+transport=$(awk '/transport:/ {print $2; exit}' /tmp/devinfo.$$)
+rm -f /tmp/devinfo.$$
+netdev=$(rdma link show | awk -v d="$dev" '$2 ~ "^"d"/" {for (i=1;i<NF;i++) if ($i=="netdev") print $(i+1)}')
+[ -n "$netdev" ] || fail "no netdev for $dev"
+[ -z "$addr" ] || ip -o addr show dev "$netdev" | grep -qw "$addr" ||
+	fail "$addr is not on $netdev"
+
+# iWARP connects through the CM only (-R); RoCE can use either.
+cm=
+[ "$transport" = iWARP ] && cm=-R
+ib_send_lat -d "$dev" $cm -n 200 -s 64 >/tmp/srv.$$ 2>&1 &
+srv=$!
+sleep 1
+timeout 60 ib_send_lat -d "$dev" $cm -n 200 -s 64 "${addr:-127.0.0.1}" >/tmp/cli.$$ 2>&1
+rc=$?
+wait $srv
+src=$?
+grep -q '^ *64 *200' /tmp/cli.$$ || rc=1
+[ $rc -eq 0 ] && [ $src -eq 0 ] || { cat /tmp/cli.$$ /tmp/srv.$$; fail "ib_send_lat on $dev failed"; }
+rm -f /tmp/srv.$$ /tmp/cli.$$
+echo "PASS vm-device: $dev ($transport on $netdev, $addr) moves data"
