@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sets variables for the sourcing script
 # tests/vm/lib.sh: code shared by tests/vm/run (one VM) and tests/vm/run-two (two VMs).
 # Sourced, not executed. The caller sets PROG (used as the prefix of every error message)
 # and VM_MODE (one|two) before calling anything here.
@@ -81,6 +82,7 @@ vm_setup() {
     # kvm_pvm (the host's paravirtual KVM) cannot run a normal guest kernel: fall back to TCG.
     if [ -w /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ]; then VM_ACCEL=kvm; else VM_ACCEL=tcg; fi
   fi
+  # shellcheck disable=SC2054  # the commas belong to QEMU option syntax
   case $VM_ACCEL in
     kvm) VM_ACC=(-accel kvm -cpu host);;
     tcg) VM_ACC=(-accel tcg,thread=multi -cpu max);;
@@ -94,11 +96,12 @@ vm_setup() {
 # non-Debian kernel; /lib/modules can also hold header-only dirs, hence the two checks).
 vm_pick_kernel() {
   local k
-  KV=${KV:-}
+  KV=${VM_KV:-}     # VM_KV: pick a kernel version explicitly
   [ -n "$KV" ] && [ -f "/boot/vmlinuz-$KV" ] || KV=
   if [ -z "$KV" ]; then
-    for k in $(ls /boot 2>/dev/null | sed -n 's/^vmlinuz-\(.*-amd64\)$/\1/p' | sort -V); do
-      [ -s "/lib/modules/$k/modules.dep" ] && KV=$k
+    for k in $(printf '%s\n' /boot/vmlinuz-*-amd64 | sort -V); do
+      k=${k#/boot/vmlinuz-}
+      [ -s "/lib/modules/$k/modules.dep" ] && [ -f "/boot/vmlinuz-$k" ] && KV=$k
     done
   fi
   KERNEL=/boot/vmlinuz-$KV
@@ -116,6 +119,7 @@ vm_build_initramfs() {
   cp /bin/busybox "$W/bin/busybox" || { rm -rf "$W"; return 1; }
   for n in sh mount umount mkdir insmod switch_root cat echo poweroff sleep; do ln -s busybox "$W/bin/$n"; done
   # add MOD: append MOD after its dependencies (depth first, from modules.dep)
+  # shellcheck disable=SC2013  # modules.dep lists dependencies as words
   add() { local d; for d in $(grep "^$1:" "$MODDIR/modules.dep" | cut -d: -f2); do add "$d"; done
           [[ " ${order[*]-} " == *" $1 "* ]] || order+=("$1"); }
   for n in virtio_pci 9pnet_virtio 9p overlay; do
@@ -332,7 +336,7 @@ vm_start() {
       -device virtio-9p-pci,fsdev=fsroot,mount_tag=rootfs \
       -fsdev local,id=fsctl,path="$C",security_model=none \
       -device virtio-9p-pci,fsdev=fsctl,mount_tag=vmctl \
-      -fsdev local,id=fswork,path="$WORKDIR",security_model=$VM_SM,multidevs=remap \
+      -fsdev local,id=fswork,path="$WORKDIR",security_model="$VM_SM",multidevs=remap \
       -device virtio-9p-pci,fsdev=fswork,mount_tag=work \
       -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
       "$@" </dev/null 2>"$C/qemu.err"
