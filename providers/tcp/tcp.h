@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tcp provider: NetworkDirect semantics in user space over TCP.
+ *
+ * Threading model (docs/providers/tcp.md): each adapter has one progress
+ * thread sleeping in epoll. All connection, queue and memory-table state of
+ * an adapter is guarded by the adapter's lock (recursive); posting calls take
+ * it, append the request and push bytes to the socket themselves when the
+ * socket is idle, so a ping-pong costs no thread hand-off on the send side.
+ * The progress thread serves incoming frames (receives, remote reads and
+ * writes, acknowledgements) without any call by the application. CQs have
+ * their own lock so polling never contends with the data movers for long.
+ */
+#ifndef TCP_PROVIDER_H
+#define TCP_PROVIDER_H
+
+#include "tcp_wire.h"
+
+#include <netdirect/nd_provider.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#define TCP_LOG "tcp"
+
+/* Limits advertised in nd_adapter_info (docs/providers/tcp.md). */
+#define TCP_MAX_SGE	     16u
+#define TCP_MAX_INLINE	     512u
+#define TCP_INLINE_THRESHOLD 160u
+#define TCP_LARGE_THRESHOLD  65536u
+#define TCP_MAX_QUEUE_DEPTH  16384u
+#define TCP_MAX_CQ_DEPTH     65536u
+#define TCP_MAX_TRANSFER     (1u << 30)
+#define TCP_MAX_READ_LIMIT   16u
+#define TCP_MAX_CALLER_DATA  196u
+#define TCP_MAX_CALLEE_DATA  148u
+#define TCP_MAX_REGISTRATION (1ull << 40)
+/* A SEND that finds no receive waits this long, then ND_IO_TIMEOUT. */
+#define TCP_RNR_TIMEOUT_MS   2000
+/* Memory table: index bits of a token; the other bits are random. */
+#define TCP_MEM_INDEX_BITS   14u
+#define TCP_MEM_SLOTS	     (1u << TCP_MEM_INDEX_BITS)
+#define TCP_MEM_INDEX_MASK   (TCP_MEM_SLOTS - 1u)
+
+struct tcp_adapter;
+struct tcp_qp;
+struct tcp_cq;
+struct tcp_srq;
+struct tcp_connector;
+struct tcp_listener;
+
+/* Something the progress thread polls; epoll data names its slot. */
+enum tcp_poll_kind {
+	TCP_POLL_QP = 1,
+	TCP_POLL_LISTENER,
+	TCP_POLL_REQUEST,
+};
+
+struct tcp_pollable {
+	enum tcp_poll_kind kind;
+	int fd;
+	uint32_t slot; /* index in the adapter's pollable table, or ~0 */
+	uint32_t events;
+};
+
+/* A registered region or a bound window: what a token names. */
+struct tcp_mem {
+	uint32_t local_token;  /* 0 for windows */
+	uint32_t remote_token; /* capability handed to peers */
+	uint64_t base;
+	uint64_t length;
+	uint32_t rights;   /* TCP_R_* */
+	struct tcp_qp *qp; /* windows: the QP it is bound to */
+	uint32_t slot;	   /* index in the table, or ~0 */
+};
+
+#define TCP_R_LOCAL_WRITE  0x1u
+#define TCP_R_REMOTE_READ  0x2u
+#define TCP_R_REMOTE_WRITE 0x4u
+
+struct tcp_adapter {
+	struct nd_adapter_base base;
+	pthread_mutex_t lock; /* recursive; see the top of this file */
+	uint32_t depth;	      /* lock nesting of the owner */
+	int epfd;
+	int wakefd;
+	pthread_t thread;
+	bool stop;
+	bool destroy_on_thread;
+	struct tcp_mem *mem[TCP_MEM_SLOTS];
+	uint32_t mem_next;
+	struct tcp_pollable **poll;
+	uint32_t *poll_gen;
+	uint32_t npoll;
+	/* Objects to put once the lock is dropped. */
+	struct nd_object **puts;
+	uint32_t nputs, cap_puts;
+	/* Every QP of the adapter, for timers. */
+	struct tcp_qp *qps;
+	uint32_t timers; /* QPs with an armed timer */
+};
+
+struct tcp_cq {
+	struct nd_cq_base base;
+	pthread_mutex_t lock;
+	struct nd_result *ring;
+	uint32_t depth, head, count;
+	uint32_t armed; /* bit per notify type armed */
+	bool overrun;
+	bool has_error; /* an error completion waits */
+};
+
+struct tcp_rwr { /* a posted receive */
+	void *context;
+	uint32_t nsge;
+	uint32_t length;  /* sum of SGE lengths */
+	nd_status status; /* ND_SUCCESS, or a local protection error */
+	struct nd_sge *sge;
+};
+
+struct tcp_srq {
+	struct nd_srq_base base;
+	struct tcp_rwr *ring;
+	struct nd_sge *sges;
+	uint32_t depth, cap, max_sge, head, count;
+	uint32_t threshold;
+	bool armed;
+	uint32_t stalled;   /* QPs of this SRQ waiting for a receive */
+	struct tcp_qp *qps; /* attached QPs (srq_next) */
+};
+
+enum tcp_op {
+	TCP_OP_SEND = 0,
+	TCP_OP_WRITE,
+	TCP_OP_READ,
+	TCP_OP_BIND,
+	TCP_OP_INVALIDATE,
+};
+
+struct tcp_swr { /* a posted initiator request */
+	void *context;
+	uint8_t op;
+	uint8_t done;
+	uint8_t is_inline;
+	uint8_t pad;
+	uint32_t flags;
+	uint32_t nsge;
+	uint32_t length;
+	uint64_t remote_addr;
+	uint32_t remote_token;
+	nd_status status;
+	struct nd_sge *sge; /* TCP_MAX_SGE slots */
+	uint8_t *inline_buf;
+};
+
+enum tcp_qp_state {
+	TCP_QP_IDLE = 0,
+	TCP_QP_CONNECTING, /* active: TCP connecting or CONNECT sent */
+	TCP_QP_REPLIED,	   /* active: ACCEPT received */
+	TCP_QP_ACCEPTING,  /* passive: ACCEPT sent */
+	TCP_QP_CONNECTED,
+	TCP_QP_ERROR, /* broken: requests flush */
+};
+
+enum tcp_rx_phase {
+	TCP_RX_HDR = 0,
+	TCP_RX_PAYLOAD,
+	TCP_RX_STALL, /* a SEND waits for a receive */
+	TCP_RX_DEAD,
+};
+
+enum tcp_rx_sink {
+	TCP_SINK_NONE = 0,
+	TCP_SINK_PDATA,
+	TCP_SINK_RECV,
+	TCP_SINK_WRITE,
+	TCP_SINK_READ_RESP,
+};
+
+/* Response frames this side owes the peer, in order. */
+enum tcp_resp_kind {
+	TCP_RESP_ACK = 1,
+	TCP_RESP_RNR,
+	TCP_RESP_NAK,
+	TCP_RESP_READ,
+};
+
+struct tcp_resp {
+	uint8_t kind;
+	uint32_t count;	     /* ACK: frames; NAK: status */
+	struct tcp_mem *mem; /* READ */
+	uint32_t token;
+	uint64_t addr;
+	uint32_t length;
+};
+
+#define TCP_RESP_RING (2u * TCP_MAX_READ_LIMIT + 8u)
+
+struct tcp_qp {
+	struct nd_qp_base base;
+	struct tcp_adapter *ad;
+	struct tcp_qp *ad_next, *ad_prev;
+	struct tcp_cq *rcq, *icq;
+	struct tcp_srq *srq;
+	struct tcp_qp *srq_next;
+	struct tcp_connector *conn; /* weak; guarded by the adapter lock */
+	enum tcp_qp_state state;
+	struct tcp_pollable pl; /* fd -1 while unconnected */
+	bool ever_connected;
+
+	/* receive queue */
+	struct tcp_rwr *rq;
+	struct nd_sge *rq_sges;
+	uint32_t rq_depth, rq_max_sge, rq_head, rq_count;
+
+	/* initiator queue: [head, tx) sent or local, [tx, head+count) not */
+	struct tcp_swr *sq;
+	struct nd_sge *sq_sges;
+	uint8_t *sq_inline;
+	uint32_t sq_depth, sq_max_sge, inline_size;
+	uint32_t sq_head, sq_count, sq_tx, sq_await; /* absolute counters */
+	uint32_t reads_out, read_limit; /* READs awaiting a response */
+	uint32_t ird, ord;		/* negotiated */
+	uint64_t rnr_deadline;		/* ms, 0 = none */
+
+	/* responses owed */
+	struct tcp_resp resp[TCP_RESP_RING];
+	uint32_t resp_head, resp_count;
+	uint32_t reads_in; /* READ requests being served */
+	bool break_after_tx;
+
+	/* receive side of the socket */
+	enum tcp_rx_phase rx_phase;
+	enum tcp_rx_sink rx_sink;
+	struct tcp_hdr rx_hdr;
+	uint32_t rx_got;  /* header bytes */
+	uint32_t rx_left; /* payload bytes still to read */
+	struct iovec rx_iov[TCP_MAX_SGE];
+	uint32_t rx_niov, rx_iov_idx;
+	struct tcp_mem *rx_mem; /* WRITE target, rechecked per chunk */
+	uint32_t rx_token;
+	struct tcp_rwr rx_wr; /* the receive being filled (copy) */
+	uint8_t rx_pdata[TCP_MAX_CALLEE_DATA];
+	bool tcp_connecting; /* non-blocking connect() in progress */
+	uint32_t acks_owed;
+	bool rnr_sent;
+
+	/* send side of the socket */
+	bool tx_busy;
+	uint8_t tx_src; /* 1 response, 2 sq */
+	struct tcp_hdr tx_hdr;
+	struct iovec tx_iov[TCP_MAX_SGE + 1];
+	uint32_t tx_niov, tx_idx;
+	uint32_t tx_resp_kind;
+	uint32_t tx_sq_idx;
+};
+
+enum tcp_conn_state {
+	TCP_CONN_IDLE = 0,
+	TCP_CONN_BOUND,
+	TCP_CONN_CONNECTING,
+	TCP_CONN_REPLIED,
+	TCP_CONN_REQUEST,
+	TCP_CONN_ACCEPTING,
+	TCP_CONN_CONNECTED,
+	TCP_CONN_DISCONNECTED,
+	TCP_CONN_CLOSED, /* failed or rejected: single use */
+};
+
+/* Overlapped kinds of a connector. */
+enum {
+	TCP_OV_CONNECT = 1,
+	TCP_OV_ACCEPT,
+	TCP_OV_NOTIFY_DISC,
+};
+
+/* An incoming connection before a connector takes it. */
+struct tcp_request {
+	struct tcp_pollable pl;
+	struct tcp_adapter *ad;
+	struct tcp_listener *listener; /* weak */
+	struct tcp_request *next;
+	struct tcp_hdr hdr;
+	uint32_t got;
+	bool complete; /* CONNECT fully read */
+	bool dead;     /* the active side went away */
+	uint8_t pdata[TCP_MAX_CALLER_DATA];
+	uint32_t pdata_len;
+	uint32_t ird, ord;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+};
+
+struct tcp_connector {
+	struct nd_connector_base base;
+	struct tcp_adapter *ad;
+	enum tcp_conn_state state;
+	int bound_fd;	   /* bound socket before Connect */
+	struct tcp_qp *qp; /* retained while associated */
+	struct tcp_request *req;
+	struct sockaddr_storage local, peer;
+	socklen_t local_len, peer_len;
+	uint8_t pdata[TCP_MAX_CALLER_DATA]; /* the peer's private data */
+	uint32_t pdata_len;
+	uint32_t peer_ird, peer_ord; /* as the peer offered them */
+	uint32_t my_ird, my_ord;
+	bool have_peer_data;
+	bool closing; /* released or cancelled: the core completes */
+	uint8_t out_pdata[TCP_MAX_CALLER_DATA]; /* ours, for CONNECT */
+	uint32_t out_pdata_len;
+};
+
+struct tcp_listener {
+	struct nd_listener_base base;
+	struct tcp_adapter *ad;
+	struct tcp_pollable pl;
+	bool bound, listening;
+	struct tcp_request *backlog_head, *backlog_tail;
+	struct tcp_request *incoming; /* accepted, CONNECT not read yet */
+};
+
+static inline struct tcp_adapter *tcp_adapter_of(struct nd_adapter_base *a)
+{
+	return container_of(a, struct tcp_adapter, base);
+}
+
+/* tcp_adapter.c */
+extern const struct nd_provider tcp_provider;
+void tcp_lock(struct tcp_adapter *ad);
+void tcp_unlock(struct tcp_adapter *ad);
+/* Registers pl with epoll; false on failure. */
+bool tcp_poll_add(struct tcp_adapter *ad, struct tcp_pollable *pl,
+		  uint32_t events);
+void tcp_poll_mod(struct tcp_adapter *ad, struct tcp_pollable *pl,
+		  uint32_t events);
+void tcp_poll_del(struct tcp_adapter *ad, struct tcp_pollable *pl);
+/* Puts obj once the adapter lock is released by the progress thread or
+ * the current caller (tcp_unlock drains). */
+void tcp_put_later(struct tcp_adapter *ad, struct nd_object *obj);
+uint32_t tcp_random32(void);
+uint64_t tcp_now_ms(void);
+void tcp_wake(struct tcp_adapter *ad);
+/* Memory table */
+bool tcp_mem_insert(struct tcp_adapter *ad, struct tcp_mem *m, bool local);
+void tcp_mem_remove(struct tcp_adapter *ad, struct tcp_mem *m);
+static inline struct tcp_mem *tcp_mem_remote(struct tcp_adapter *ad,
+					     uint32_t token)
+{
+	struct tcp_mem *m = ad->mem[token & TCP_MEM_INDEX_MASK];
+	return m && m->remote_token == token ? m : NULL;
+}
+static inline struct tcp_mem *tcp_mem_local(struct tcp_adapter *ad,
+					    uint32_t token)
+{
+	struct tcp_mem *m = ad->mem[token & TCP_MEM_INDEX_MASK];
+	return m && m->local_token == token ? m : NULL;
+}
+
+/* tcp_cq.c */
+nd_status tcp_create_cq(struct nd_adapter_base *a, uint32_t depth,
+			uint16_t group, uint64_t affinity, struct nd_cq **out);
+nd_status tcp_create_srq(struct nd_adapter_base *a, uint32_t depth,
+			 uint32_t max_sge, uint32_t threshold, uint16_t group,
+			 uint64_t affinity, struct nd_srq **out);
+nd_status tcp_create_mr(struct nd_adapter_base *a, struct nd_mr **out);
+nd_status tcp_create_mw(struct nd_adapter_base *a, struct nd_mw **out);
+void tcp_cq_push(struct tcp_cq *cq, nd_status status, uint32_t bytes,
+		 void *qp_context, void *request_context, int32_t type,
+		 bool solicited);
+/* SRQ: take the oldest receive (NULL if none) */
+bool tcp_srq_take(struct tcp_srq *srq, struct tcp_rwr *out);
+
+/* MR / MW internals used by the QP */
+struct tcp_mr {
+	struct nd_mr_base base;
+	struct tcp_mem mem;
+};
+struct tcp_mw {
+	struct nd_mw_base base;
+	struct tcp_mem mem;
+	struct tcp_mr *mr; /* retained while bound */
+	bool bound;
+};
+
+/* tcp_qp.c */
+nd_status tcp_create_qp(struct nd_adapter_base *a, struct nd_cq *rcq,
+			struct nd_cq *icq, struct nd_srq *srq, void *context,
+			uint32_t receive_depth, uint32_t initiator_depth,
+			uint32_t max_receive_sge, uint32_t max_initiator_sge,
+			uint32_t inline_size, struct nd_qp **out);
+/* Progress a QP's socket; adapter locked. */
+void tcp_qp_event(struct tcp_qp *qp, uint32_t events);
+/* Ends the connection: first in-flight request gets `status`, the rest and
+ * every receive ND_CANCELED; the connector hears of it. Adapter locked. */
+void tcp_qp_break(struct tcp_qp *qp, nd_status status);
+/* Takes ownership of fd as the QP's connection; adapter locked. */
+bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state);
+/* Pushes pending frames; adapter locked. */
+void tcp_qp_tx(struct tcp_qp *qp);
+void tcp_qp_timer(struct tcp_qp *qp, uint64_t now);
+/* Back to unconnected after a failed connect (receives stay posted). */
+void tcp_qp_detach(struct tcp_qp *qp);
+nd_status tcp_check_recv_sges(struct tcp_adapter *ad, const struct nd_sge *sge,
+			      uint32_t nsge, uint32_t *len);
+/* The SRQ got a receive: resume QPs waiting on it. Adapter locked. */
+void tcp_srq_resume(struct tcp_srq *srq);
+/* Sends a small control frame synchronously on an idle stream. */
+bool tcp_send_ctrl(int fd, uint8_t type, uint64_t addr, uint32_t token,
+		   const void *pdata, uint32_t len);
+
+/* tcp_cm.c */
+nd_status tcp_create_connector(struct nd_adapter_base *a,
+			       struct nd_connector **out);
+nd_status tcp_create_listener(struct nd_adapter_base *a,
+			      struct nd_listener **out);
+void tcp_listener_event(struct tcp_listener *l, uint32_t events);
+void tcp_request_event(struct tcp_request *r, uint32_t events);
+/* CM frames that arrive on a QP's socket; adapter locked. */
+void tcp_conn_on_reply(struct tcp_connector *c, const struct tcp_hdr *h,
+		       const uint8_t *pdata, uint32_t len);
+void tcp_conn_on_rtu(struct tcp_connector *c);
+void tcp_conn_on_socket_connected(struct tcp_connector *c, int err);
+/* The QP's connection ended (peer, error or local). */
+void tcp_conn_on_break(struct tcp_connector *c, nd_status status);
+
+extern const struct tcp_wire_limits tcp_limits;
+
+#endif

@@ -1,0 +1,514 @@
+/* SPDX-License-Identifier: MIT */
+/* The tcp provider entry points, the adapter and its progress thread. */
+#include "tcp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAKE_DATA UINT64_MAX
+
+const struct tcp_wire_limits tcp_limits = {
+    .max_caller_data = TCP_MAX_CALLER_DATA,
+    .max_callee_data = TCP_MAX_CALLEE_DATA,
+    .max_transfer = TCP_MAX_TRANSFER,
+};
+
+/* --- small helpers --------------------------------------------------------- */
+
+void tcp_lock(struct tcp_adapter *ad)
+{
+	pthread_mutex_lock(&ad->lock);
+	ad->depth++;
+}
+
+void tcp_unlock(struct tcp_adapter *ad)
+{
+	struct nd_object **puts = NULL;
+	uint32_t n = 0;
+
+	/* Deferred puts run at the outermost unlock, without the lock. */
+	if (--ad->depth == 0 && ad->nputs) {
+		puts = ad->puts;
+		n = ad->nputs;
+		ad->puts = NULL;
+		ad->nputs = ad->cap_puts = 0;
+	}
+	pthread_mutex_unlock(&ad->lock);
+	for (uint32_t i = 0; i < n; i++)
+		nd_object_put(puts[i]);
+	free(puts);
+}
+
+void tcp_put_later(struct tcp_adapter *ad, struct nd_object *obj)
+{
+	if (ad->nputs == ad->cap_puts) {
+		uint32_t cap = ad->cap_puts ? 2 * ad->cap_puts : 8;
+		struct nd_object **p = realloc(ad->puts, cap * sizeof(*p));
+		if (!p) {
+			/* cannot defer: leak the reference rather than crash */
+			ND_ERR(TCP_LOG, "out of memory deferring a release");
+			return;
+		}
+		ad->puts = p;
+		ad->cap_puts = cap;
+	}
+	ad->puts[ad->nputs++] = obj;
+}
+
+uint32_t tcp_random32(void)
+{
+	uint32_t v;
+
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		v = (uint32_t)ts.tv_nsec * 2654435761u ^ (uint32_t)rand();
+	}
+	return v;
+}
+
+uint64_t tcp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void tcp_wake(struct tcp_adapter *ad)
+{
+	uint64_t one = 1;
+
+	if (write(ad->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		ND_WARN(TCP_LOG, "wake: %s", strerror(errno));
+}
+
+/* --- pollables ------------------------------------------------------------- */
+
+bool tcp_poll_add(struct tcp_adapter *ad, struct tcp_pollable *pl,
+		  uint32_t events)
+{
+	uint32_t idx;
+
+	for (idx = 0; idx < ad->npoll; idx++)
+		if (!ad->poll[idx])
+			break;
+	if (idx == ad->npoll) {
+		uint32_t n = ad->npoll ? 2 * ad->npoll : 64;
+		struct tcp_pollable **p = realloc(ad->poll, n * sizeof(*p));
+		if (!p)
+			return false;
+		ad->poll = p;
+		uint32_t *g = realloc(ad->poll_gen, n * sizeof(*g));
+		if (!g)
+			return false;
+		ad->poll_gen = g;
+		for (uint32_t i = ad->npoll; i < n; i++) {
+			ad->poll[i] = NULL;
+			ad->poll_gen[i] = 0;
+		}
+		ad->npoll = n;
+	}
+	struct epoll_event ev = {
+	    .events = events,
+	    .data.u64 = ((uint64_t)ad->poll_gen[idx] << 32) | idx,
+	};
+	if (epoll_ctl(ad->epfd, EPOLL_CTL_ADD, pl->fd, &ev) < 0) {
+		ND_ERR(TCP_LOG, "epoll_ctl add: %s", strerror(errno));
+		return false;
+	}
+	ad->poll[idx] = pl;
+	pl->slot = idx;
+	pl->events = events;
+	return true;
+}
+
+void tcp_poll_mod(struct tcp_adapter *ad, struct tcp_pollable *pl,
+		  uint32_t events)
+{
+	if (pl->slot == UINT32_MAX || pl->events == events)
+		return;
+	struct epoll_event ev = {
+	    .events = events,
+	    .data.u64 = ((uint64_t)ad->poll_gen[pl->slot] << 32) | pl->slot,
+	};
+	if (epoll_ctl(ad->epfd, EPOLL_CTL_MOD, pl->fd, &ev) < 0)
+		ND_WARN(TCP_LOG, "epoll_ctl mod: %s", strerror(errno));
+	pl->events = events;
+}
+
+void tcp_poll_del(struct tcp_adapter *ad, struct tcp_pollable *pl)
+{
+	if (pl->slot == UINT32_MAX)
+		return;
+	epoll_ctl(ad->epfd, EPOLL_CTL_DEL, pl->fd, NULL);
+	ad->poll[pl->slot] = NULL;
+	ad->poll_gen[pl->slot]++;
+	pl->slot = UINT32_MAX;
+}
+
+/* --- memory table -------------------------------------------------------- */
+
+static uint32_t make_token(uint32_t idx)
+{
+	uint32_t t;
+
+	do {
+		t = (tcp_random32() & ~TCP_MEM_INDEX_MASK) | idx;
+	} while (t == 0 || t == UINT32_MAX);
+	return t;
+}
+
+bool tcp_mem_insert(struct tcp_adapter *ad, struct tcp_mem *m, bool local)
+{
+	for (uint32_t i = 0; i < TCP_MEM_SLOTS; i++) {
+		uint32_t idx = (ad->mem_next + i) & TCP_MEM_INDEX_MASK;
+
+		if (ad->mem[idx])
+			continue;
+		m->slot = idx;
+		m->remote_token = make_token(idx);
+		m->local_token = 0;
+		if (local) {
+			do {
+				m->local_token = make_token(idx);
+			} while (m->local_token == m->remote_token);
+		}
+		ad->mem[idx] = m;
+		ad->mem_next = idx + 1;
+		return true;
+	}
+	return false;
+}
+
+void tcp_mem_remove(struct tcp_adapter *ad, struct tcp_mem *m)
+{
+	if (m->slot != UINT32_MAX && ad->mem[m->slot] == m)
+		ad->mem[m->slot] = NULL;
+	m->slot = UINT32_MAX;
+}
+
+/* --- progress thread ------------------------------------------------------- */
+
+static void dispatch(struct tcp_adapter *ad, uint64_t data, uint32_t events)
+{
+	uint32_t idx = (uint32_t)data, gen = (uint32_t)(data >> 32);
+
+	if (idx >= ad->npoll || ad->poll_gen[idx] != gen || !ad->poll[idx])
+		return;
+	struct tcp_pollable *pl = ad->poll[idx];
+	switch (pl->kind) {
+	case TCP_POLL_QP:
+		tcp_qp_event(container_of(pl, struct tcp_qp, pl), events);
+		break;
+	case TCP_POLL_LISTENER:
+		tcp_listener_event(container_of(pl, struct tcp_listener, pl),
+				   events);
+		break;
+	case TCP_POLL_REQUEST:
+		tcp_request_event(container_of(pl, struct tcp_request, pl),
+				  events);
+		break;
+	}
+}
+
+static void adapter_free(struct tcp_adapter *ad)
+{
+	close(ad->epfd);
+	close(ad->wakefd);
+	pthread_mutex_destroy(&ad->lock);
+	free(ad->poll);
+	free(ad->poll_gen);
+	free(ad->puts);
+	nd_adapter_base_fini(&ad->base);
+	free(ad);
+}
+
+static void *progress_thread(void *arg)
+{
+	struct tcp_adapter *ad = arg;
+	struct epoll_event evs[64];
+
+	for (;;) {
+		int timeout =
+		    __atomic_load_n(&ad->timers, __ATOMIC_RELAXED) ? 50 : -1;
+		int n = epoll_wait(ad->epfd, evs, 64, timeout);
+
+		if (n < 0 && errno != EINTR) {
+			ND_ERR(TCP_LOG, "epoll_wait: %s", strerror(errno));
+			n = 0;
+		}
+		tcp_lock(ad);
+		if (ad->stop) {
+			tcp_unlock(ad);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 == WAKE_DATA) {
+				uint64_t v;
+				if (read(ad->wakefd, &v, sizeof(v)) < 0) {
+					/* nothing to drain */
+				}
+				continue;
+			}
+			dispatch(ad, evs[i].data.u64, evs[i].events);
+		}
+		if (ad->timers) {
+			uint64_t now = tcp_now_ms();
+			struct tcp_qp *qp = ad->qps, *next;
+			for (; qp; qp = next) {
+				next = qp->ad_next;
+				tcp_qp_timer(qp, now);
+			}
+		}
+		tcp_unlock(ad);
+		if (__atomic_load_n(&ad->destroy_on_thread, __ATOMIC_ACQUIRE)) {
+			pthread_detach(pthread_self());
+			adapter_free(ad);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* --- adapter ops ----------------------------------------------------------- */
+
+static nd_status list_local(struct sockaddr_storage **out, uint32_t *count)
+{
+	struct ifaddrs *ifa, *p;
+	uint32_t n = 0;
+
+	if (getifaddrs(&ifa) < 0) {
+		ND_ERR(TCP_LOG, "getifaddrs: %s", strerror(errno));
+		return ND_INSUFFICIENT_RESOURCES;
+	}
+	for (p = ifa; p; p = p->ifa_next)
+		if (p->ifa_addr && (p->ifa_flags & IFF_UP) &&
+		    (p->ifa_addr->sa_family == AF_INET ||
+		     p->ifa_addr->sa_family == AF_INET6))
+			n++;
+	struct sockaddr_storage *a = calloc(n ? n : 1, sizeof(*a));
+	if (!a) {
+		freeifaddrs(ifa);
+		return ND_NO_MEMORY;
+	}
+	n = 0;
+	for (p = ifa; p; p = p->ifa_next) {
+		if (!p->ifa_addr || !(p->ifa_flags & IFF_UP))
+			continue;
+		if (p->ifa_addr->sa_family == AF_INET)
+			memcpy(&a[n++], p->ifa_addr,
+			       sizeof(struct sockaddr_in));
+		else if (p->ifa_addr->sa_family == AF_INET6)
+			memcpy(&a[n++], p->ifa_addr,
+			       sizeof(struct sockaddr_in6));
+	}
+	freeifaddrs(ifa);
+	for (uint32_t i = 0; i < n; i++) { /* port 0 */
+		if (a[i].ss_family == AF_INET)
+			((struct sockaddr_in *)&a[i])->sin_port = 0;
+		else
+			((struct sockaddr_in6 *)&a[i])->sin6_port = 0;
+	}
+	*out = a;
+	*count = n;
+	return ND_SUCCESS;
+}
+
+static nd_status tcp_query_address_list(struct nd_address_list *list,
+					size_t *size)
+{
+	struct sockaddr_storage *a;
+	uint32_t n;
+	nd_status st = list_local(&a, &n);
+
+	if (ND_FAILED(st))
+		return st;
+	st = nd_address_list_build(a, n, list, size);
+	free(a);
+	return st;
+}
+
+static nd_status adapter_query_address_list(struct nd_adapter_base *base,
+					    struct nd_address_list *list,
+					    uint32_t *size)
+{
+	size_t sz = *size;
+	nd_status st;
+
+	(void)base;
+	st = tcp_query_address_list(list, &sz);
+	*size = (uint32_t)sz;
+	return st;
+}
+
+static bool same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+static nd_status tcp_resolve_address(const struct sockaddr *addr, size_t len,
+				     uint64_t *adapter_id)
+{
+	struct sockaddr_storage *a;
+	uint32_t n;
+	nd_status st;
+
+	if (!addr || len < sizeof(struct sockaddr) ||
+	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+		return ND_INVALID_ADDRESS;
+	st = list_local(&a, &n);
+	if (ND_FAILED(st))
+		return st;
+	st = ND_INVALID_ADDRESS;
+	for (uint32_t i = 0; i < n; i++)
+		if (same_ip((struct sockaddr *)&a[i], addr))
+			st = ND_SUCCESS;
+	free(a);
+	if (st == ND_SUCCESS)
+		*adapter_id = 1;
+	return st;
+}
+
+static void adapter_destroy(struct nd_object *obj)
+{
+	struct tcp_adapter *ad =
+	    container_of(obj, struct tcp_adapter, base.obj);
+
+	pthread_mutex_lock(&ad->lock);
+	ad->stop = true;
+	pthread_mutex_unlock(&ad->lock);
+	if (pthread_equal(pthread_self(), ad->thread)) {
+		/* The last put happened on the progress thread itself. */
+		__atomic_store_n(&ad->destroy_on_thread, true,
+				 __ATOMIC_RELEASE);
+		return;
+	}
+	tcp_wake(ad);
+	pthread_join(ad->thread, NULL);
+	adapter_free(ad);
+}
+
+static const struct nd_object_ops adapter_obj_ops = {
+    .destroy = adapter_destroy,
+};
+
+static const struct nd_adapter_ops adapter_ops = {
+    .query_address_list = adapter_query_address_list,
+    .create_cq = tcp_create_cq,
+    .create_mr = tcp_create_mr,
+    .create_mw = tcp_create_mw,
+    .create_srq = tcp_create_srq,
+    .create_qp = tcp_create_qp,
+    .create_connector = tcp_create_connector,
+    .create_listener = tcp_create_listener,
+};
+
+static void fill_info(struct nd_adapter_info *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->info_version = ND_VERSION_2;
+	in->vendor_id = 0;
+	in->device_id = 0;
+	in->adapter_id = 1;
+	in->max_registration_size = TCP_MAX_REGISTRATION;
+	in->max_window_size = TCP_MAX_REGISTRATION;
+	in->max_initiator_sge = TCP_MAX_SGE;
+	in->max_receive_sge = TCP_MAX_SGE;
+	in->max_read_sge = TCP_MAX_SGE;
+	in->max_transfer_length = TCP_MAX_TRANSFER;
+	in->max_inline_data_size = TCP_MAX_INLINE;
+	in->max_inbound_read_limit = TCP_MAX_READ_LIMIT;
+	in->max_outbound_read_limit = TCP_MAX_READ_LIMIT;
+	in->max_receive_queue_depth = TCP_MAX_QUEUE_DEPTH;
+	in->max_initiator_queue_depth = TCP_MAX_QUEUE_DEPTH;
+	in->max_shared_receive_queue_depth = TCP_MAX_QUEUE_DEPTH;
+	in->max_completion_queue_depth = TCP_MAX_CQ_DEPTH;
+	in->inline_request_threshold = TCP_INLINE_THRESHOLD;
+	in->large_request_threshold = TCP_LARGE_THRESHOLD;
+	in->max_caller_data = TCP_MAX_CALLER_DATA;
+	in->max_callee_data = TCP_MAX_CALLEE_DATA;
+	in->adapter_flags = ND_ADAPTER_FLAG_IN_ORDER_DMA_SUPPORTED |
+			    ND_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED |
+			    ND_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED;
+}
+
+static nd_status tcp_open_adapter(uint64_t adapter_id, struct nd_adapter **out)
+{
+	struct tcp_adapter *ad;
+	pthread_mutexattr_t ma;
+	nd_status st;
+
+	if (adapter_id != 1)
+		return ND_INVALID_PARAMETER;
+	ad = calloc(1, sizeof(*ad));
+	if (!ad)
+		return ND_NO_MEMORY;
+	fill_info(&ad->base.info);
+	ad->mem_next = 1 + (tcp_random32() & TCP_MEM_INDEX_MASK);
+	ad->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ad->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ad->epfd < 0 || ad->wakefd < 0) {
+		ND_ERR(TCP_LOG, "epoll/eventfd: %s", strerror(errno));
+		st = ND_INSUFFICIENT_RESOURCES;
+		goto err_fds;
+	}
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_DATA};
+	if (epoll_ctl(ad->epfd, EPOLL_CTL_ADD, ad->wakefd, &ev) < 0) {
+		st = ND_INSUFFICIENT_RESOURCES;
+		goto err_fds;
+	}
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&ad->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+
+	st = nd_adapter_base_init(&ad->base, &adapter_ops, &adapter_obj_ops,
+				  &tcp_provider);
+	if (ND_FAILED(st))
+		goto err_lock;
+	if (pthread_create(&ad->thread, NULL, progress_thread, ad) != 0) {
+		ND_ERR(TCP_LOG, "cannot start the progress thread");
+		nd_adapter_base_fini(&ad->base);
+		st = ND_INSUFFICIENT_RESOURCES;
+		goto err_lock;
+	}
+	*out = &ad->base.pub;
+	return ND_SUCCESS;
+
+err_lock:
+	pthread_mutex_destroy(&ad->lock);
+err_fds:
+	if (ad->epfd >= 0)
+		close(ad->epfd);
+	if (ad->wakefd >= 0)
+		close(ad->wakefd);
+	free(ad);
+	return st;
+}
+
+const struct nd_provider tcp_provider = {
+    .abi_version = ND_PROVIDER_ABI_VERSION,
+    .size = sizeof(struct nd_provider),
+    .name = "tcp",
+    .priority = ND_PROVIDER_PRIORITY_TCP,
+    .query_address_list = tcp_query_address_list,
+    .resolve_address = tcp_resolve_address,
+    .open_adapter = tcp_open_adapter,
+};
