@@ -86,6 +86,22 @@ void ex_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "%s:%s", host, port);
 }
 
+void ex_host_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char *e;
+
+	ex_addr_str(sa, buf, len);
+	e = strrchr(buf, ':');
+	if (e)
+		*e = 0;
+	if (buf[0] == '[') {
+		memmove(buf, buf + 1, strlen(buf));
+		e = strrchr(buf, ']');
+		if (e)
+			*e = 0;
+	}
+}
+
 int ex_parse_addr(const char *text, uint16_t default_port,
 		  struct sockaddr_storage *ss, uint32_t *len)
 {
@@ -772,6 +788,11 @@ static void dispatch(struct ex_conn *c, const struct nd_result *r, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++, r++) {
 		if (ND_UNLIKELY(r->status != ND_SUCCESS)) {
+			if (c->closing && r->status == ND_CANCELED) {
+				if (r->request_type != ND_REQUEST_TYPE_RECEIVE)
+					c->sq_out--;
+				continue;
+			}
 			if (r->status == ND_CANCELED)
 				ex_die(
 				    c,
@@ -804,6 +825,15 @@ void ex_progress_poll(struct ex_conn *c)
 		dispatch(c, r, n);
 }
 
+/* The peer disconnected: an error unless the run is over, when whatever
+ * is still outstanding no longer matters. */
+static void peer_gone(struct ex_conn *c)
+{
+	if (!c->closing)
+		ex_die(c, "%s disconnected before the run ended", c->peer_str);
+	c->sq_out = 0;
+}
+
 static void no_progress(struct ex_conn *c, int timeout_ms)
 {
 	ex_die(c, "no completion within %.1f s: %s stopped responding",
@@ -833,10 +863,10 @@ void ex_progress(struct ex_conn *c, int timeout_ms)
 			}
 			if (spins % 1024)
 				continue;
-			if (peer_disconnected(c))
-				ex_die(c,
-				       "%s disconnected before the run ended",
-				       c->peer_str);
+			if (peer_disconnected(c)) {
+				peer_gone(c);
+				return;
+			}
 			if (ex_now_ns() > deadline)
 				no_progress(c, timeout_ms);
 		}
@@ -876,9 +906,10 @@ void ex_progress(struct ex_conn *c, int timeout_ms)
 			dispatch(c, r, n);
 			return;
 		}
-		if (peer_disconnected(c))
-			ex_die(c, "%s disconnected before the run ended",
-			       c->peer_str);
+		if (peer_disconnected(c)) {
+			peer_gone(c);
+			return;
+		}
 	}
 }
 
@@ -1630,8 +1661,10 @@ static int run_server(struct ex_conn *c, const struct ex_tool *t)
 		 * within the timeout unless it is gone. */
 		struct ex_ctrl m = ex_wait_ctrl(c, 0, 0);
 
-		if (m.op == EX_DONE)
+		if (m.op == EX_DONE) {
+			c->closing = true;
 			break;
+		}
 		c->phase_budget_ms = m.arg ? m.arg : (uint64_t)c->o->timeout_ms;
 		if (t->server_phase(c, m.size, m.iters))
 			return 1;

@@ -155,6 +155,7 @@ struct ex_conn {
 	struct nd_overlapped notify_ov;
 	bool notify_armed;
 	bool connected;
+	bool closing; /* the run is over: flushes and disconnects expected */
 	char peer_str[80];
 	char local_str[80];
 
@@ -225,6 +226,8 @@ int ex_parse(struct ex_opts *o, int argc, char **argv);
 int ex_parse_addr(const char *text, uint16_t default_port,
 		  struct sockaddr_storage *ss, uint32_t *len);
 void ex_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+/* The address without port or brackets. */
+void ex_host_str(const struct sockaddr *sa, char *buf, size_t len);
 int ex_parse_sizes(const char *text, uint32_t *sizes, int *n);
 /* One line on stderr: "<tool>: <message>". */
 void ex_err(const struct ex_opts *o, const char *fmt, ...)

@@ -13,22 +13,6 @@
 
 static struct ex_opts o = {.tool = "nd-adapterinfo"};
 
-static void host_str(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char *e;
-
-	ex_addr_str(sa, buf, len);
-	e = strrchr(buf, ':');
-	if (e)
-		*e = 0;
-	if (buf[0] == '[') {
-		memmove(buf, buf + 1, strlen(buf));
-		e = strrchr(buf, ']');
-		if (e)
-			*e = 0;
-	}
-}
-
 /* The adapter's own addresses, comma separated. */
 static void adapter_addresses(struct nd_adapter *a, char *out, size_t len)
 {
@@ -48,7 +32,7 @@ static void adapter_addresses(struct nd_adapter *a, char *out, size_t len)
 		for (int32_t i = 0; i < list->count && used + 2 < len; i++) {
 			char h[80];
 
-			host_str(list->address[i].sockaddr, h, sizeof(h));
+			ex_host_str(list->address[i].sockaddr, h, sizeof(h));
 			used += (size_t)snprintf(out + used, len - used, "%s%s",
 						 i ? ", " : "", h);
 		}
@@ -68,7 +52,7 @@ static int show(const struct sockaddr *sa, uint32_t len, bool first)
 	struct nd_adapter_info in;
 	char host[80], addrs[1024];
 
-	host_str(sa, host, sizeof(host));
+	ex_host_str(sa, host, sizeof(host));
 	if (ND_FAILED(ex_open_adapter(&o, sa, len, &a, &in)))
 		return 1;
 	adapter_addresses(a, addrs, sizeof(addrs));

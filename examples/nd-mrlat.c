@@ -185,8 +185,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(buf, 0xa5, size_max);
-	ex_addr_str((struct sockaddr *)&o.addr, local, sizeof(local));
-	*strrchr(local, ':') = 0;
+	ex_host_str((struct sockaddr *)&o.addr, local, sizeof(local));
 
 	if (o.json) {
 		char extra[128];

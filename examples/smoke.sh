@@ -23,9 +23,9 @@ subst() {
 			echo "ND_TEST_ADDR is not set: skipped" >&2
 			exit 77
 		fi
-		echo "$1" | sed "s|@ADDR|$ND_TEST_ADDR|"
+		printf '%s\n' "$1" | sed "s|@ADDR|$ND_TEST_ADDR|"
 		;;
-	*) echo "$1" ;;
+	*) printf '%s\n' "$1" ;;
 	esac
 }
 
@@ -36,13 +36,12 @@ case $mode in
 single)
 	tool=$1
 	shift
-	args=""
 	for a in "$@"; do
+		shift
 		a=$(subst "$a") || exit $?
-		args="$args $a"
+		set -- "$@" "$a"
 	done
-	# shellcheck disable=SC2086
-	timeout -k 5 "$limit" "$tool" $args
+	timeout -k 5 "$limit" "$tool" "$@"
 	rc=$?
 	[ $rc -eq 124 ] && echo "smoke: $tool timed out after ${limit}s" >&2
 	exit $rc
