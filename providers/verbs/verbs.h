@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The verbs provider: InfiniBand, RoCE and iWARP on libibverbs + librdmacm.
+ *
+ * One adapter per ibv device (its own ibv_context and one PD). Every
+ * adapter runs one progress thread that sleeps in epoll on the adapter's
+ * rdma_cm event channel, its completion channel (shared by all its CQs), the
+ * device's async-event fd and a wake-up eventfd; it completes CM requests and
+ * CQ/SRQ notifications. The data path never goes through it.
+ *
+ * Locking: a->cm_lock guards every connector and listener field and the
+ * QP <-> connector link; it is taken before the core's engine lock (nd_ov_*).
+ * A CQ's lock guards its look-ahead buffer and its arming; an SRQ's lock its
+ * arming. The post/poll calls take no lock of ours.
+ */
+#ifndef ND_PROVIDERS_VERBS_H
+#define ND_PROVIDERS_VERBS_H
+
+#include <netdirect/nd_provider.h>
+
+#include <infiniband/verbs.h>
+#include <pthread.h>
+#include <rdma/rdma_cma.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VERBS_LOG "verbs"
+
+extern const struct nd_provider verbs_provider;
+
+/* ---------------------------------------------------------------------------
+ * Per-transport capabilities, consulted when objects are created.
+ */
+enum verbs_transport_kind {
+	VERBS_TP_IB = 0,
+	VERBS_TP_ROCE = 1,
+	VERBS_TP_IWARP = 2,
+};
+
+struct verbs_transport {
+	const char *name;
+	enum verbs_transport_kind kind;
+	/* QP RTR/RTS transitions are done by the kernel CM (iWARP). */
+	bool cm_moves_qp;
+	/* The active side gets CONNECT_RESPONSE and must rdma_establish;
+	 * otherwise ESTABLISHED arrives directly (iWARP's MPA exchange). */
+	bool connect_response;
+	/* The active side must send first (MPA without peer-to-peer RTR). */
+	bool active_sends_first;
+	/* An RDMA Read sink is written remotely (iWARP tagged writes). */
+	bool read_sink_remote_write;
+	/* Read SGEs the transport allows (iWARP: one tagged sink buffer). */
+	uint32_t max_read_sge;
+	/* Private data: connect (REQ/MPA request), accept and reject. */
+	uint32_t max_caller_data;
+	uint32_t max_callee_data;
+};
+
+/* ---------------------------------------------------------------------------
+ * Work-request slots: wr_id is a pointer to one of these.
+ */
+enum verbs_slot_kind {
+	VERBS_SLOT_RING = 0, /* QP send/receive ring: advance *tail */
+	VERBS_SLOT_SRQ = 1,  /* SRQ slot: free it, count it */
+};
+
+#define VERBS_SLOT_SWALLOW 0x1u /* forced-signaled silent request */
+
+struct verbs_slot {
+	void *ctx;	       /* request_context */
+	void *qp_ctx;	       /* QP context (ring slots) */
+	uint32_t *tail;	       /* ring: tail counter; SRQ: completed count */
+	uint32_t seq;	       /* ring: this request's sequence number */
+	uint8_t type;	       /* enum nd_request_type */
+	uint8_t kind;	       /* enum verbs_slot_kind */
+	uint8_t flags;	       /* VERBS_SLOT_* */
+	uint8_t busy;	       /* SRQ slot in use */
+	struct verbs_srq *srq; /* SRQ slots */
+};
+
+/*
+ * A QP's slot rings. It outlives the QP: completions of a released QP may
+ * still be polled, so the CQs keep it until they are destroyed.
+ */
+struct verbs_ring {
+	uint32_t refs; /* CQs holding it after the QP is gone */
+	uint32_t sq_tail __attribute__((aligned(64)));
+	uint32_t rq_tail __attribute__((aligned(64)));
+	struct verbs_slot *sq;
+	struct verbs_slot *rq;
+};
+
+struct verbs_grave {
+	struct verbs_grave *next;
+	struct verbs_ring *ring;
+};
+
+/* ---------------------------------------------------------------------------
+ * Objects
+ */
+struct verbs_qpn_entry {
+	uint32_t qpn;
+	uint32_t used;
+	void *ctx;
+};
+
+struct verbs_adapter {
+	struct nd_adapter_base base;
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_comp_channel *comp_ch;
+	struct rdma_event_channel *cm_ch;
+	const struct verbs_transport *tp;
+	uint64_t guid;
+	uint8_t port;
+	bool has_mw;
+	bool cq_resize;
+	bool cq_ex;
+	bool srq_resize;
+	uint32_t max_send_sge;
+	uint32_t max_recv_sge;
+	uint32_t max_srq_sge;
+	uint32_t max_inline;
+	uint32_t max_msg;
+
+	/* progress thread */
+	pthread_t thread;
+	bool thread_started;
+	int epfd;
+	int wakefd;
+	bool stop;
+	bool destroy_in_thread;
+
+	pthread_mutex_t cm_lock;
+	struct rdma_cm_id **doomed; /* ids the progress thread destroys */
+	unsigned ndoomed, doomed_cap;
+
+	/* qp_num -> QP context, for SRQ completions */
+	pthread_rwlock_t qpn_lock;
+	struct verbs_qpn_entry *qpn;
+	uint32_t qpn_cap; /* power of two */
+	uint32_t qpn_count;
+};
+
+#define VERBS_LA_MAX 16
+
+struct verbs_cq {
+	struct nd_cq_base base;
+	struct verbs_adapter *ad;
+	struct ibv_cq *cq;
+	struct ibv_cq_ex *cqx; /* non-NULL: polled with ibv_start_poll */
+	uint32_t la_n;	       /* look-ahead results waiting (hint unlocked) */
+	uint32_t la_head;
+	struct nd_result la[VERBS_LA_MAX];
+	pthread_mutex_t lock;
+	struct verbs_grave *graves;
+	uint32_t events_unacked;
+};
+
+struct verbs_mr {
+	struct nd_mr_base base;
+	struct verbs_adapter *ad;
+	struct ibv_mr *mr;
+	int access;
+};
+
+struct verbs_mw {
+	struct nd_mw_base base;
+	struct verbs_adapter *ad;
+	struct ibv_mw *mw;
+	struct verbs_mr *mr; /* referenced: the region of the last bind */
+	uint32_t rkey;
+	bool bound;
+};
+
+struct verbs_srq {
+	struct nd_srq_base base;
+	struct verbs_adapter *ad;
+	struct ibv_srq *srq;
+	uint32_t max_sge;
+	uint32_t depth;	    /* ND depth (<= capacity) */
+	uint32_t cap;	    /* the device queue's size */
+	uint32_t posted;    /* atomic */
+	uint32_t completed; /* atomic, by pollers */
+	uint32_t hint;
+	uint32_t nslots;
+	struct verbs_slot *slots;
+	void **old_slots; /* slot arrays replaced by a resize */
+	unsigned nold;
+	uint32_t threshold;
+	pthread_mutex_t lock;
+};
+
+enum verbs_qp_state {
+	VQP_INIT = 0,  /* receives may be posted */
+	VQP_LINKED,    /* a connector is connecting it */
+	VQP_CONNECTED, /* RTS */
+	VQP_DEAD,      /* error / flushed after a connection */
+	VQP_FLUSHED,   /* flushed before any connection */
+};
+
+struct verbs_qp {
+	struct nd_qp_base base;
+	/* fast path, read-mostly */
+	struct ibv_qp *qp;
+	struct verbs_ring *ring;
+	uint32_t connected; /* send/read/write/bind/invalidate allowed */
+	uint32_t sq_depth;
+	uint32_t rq_depth;
+	uint32_t sq_mask;
+	uint32_t rq_mask;
+	uint32_t max_send_sge;
+	uint32_t max_recv_sge;
+	uint32_t max_read_sge;
+	uint32_t max_inline;
+	uint32_t max_msg;
+	uint32_t sq_head;
+	uint32_t rq_head;
+	uint32_t unsignaled;
+	/* slow path */
+	struct verbs_adapter *ad;
+	struct verbs_cq *scq, *rcq;
+	struct verbs_srq *srq;
+	struct verbs_conn *conn; /* under cm_lock */
+	int state;		 /* enum verbs_qp_state, under cm_lock */
+};
+
+enum verbs_conn_state {
+	VC_IDLE = 0,
+	VC_BOUND,
+	VC_RESOLVING,  /* address / route */
+	VC_CONNECTING, /* rdma_connect sent */
+	VC_REPLIED,    /* active: peer accepted, CompleteConnect next */
+	VC_REQUEST,    /* passive: request received */
+	VC_ACCEPTING,  /* passive: accepted, waiting for ESTABLISHED */
+	VC_CONNECTED,
+	VC_DISCONNECTING, /* local Disconnect sent */
+	VC_DISCONNECTED,
+	VC_FAILED,
+	VC_CLOSED,
+};
+
+/* Overlapped kinds of a connector. */
+enum {
+	VK_CONNECT = 1,
+	VK_ACCEPT = 2,
+	VK_NOTIFY_DISC = 3,
+	VK_DISCONNECT = 4,
+};
+
+#define VERBS_PDATA_MAX 256
+
+struct verbs_conn {
+	struct nd_connector_base base;
+	struct verbs_adapter *ad;
+	struct rdma_cm_id *id;
+	int state;
+	bool active;
+	bool iw_established; /* iWARP: the QP is RTS since the reply */
+	struct verbs_qp *qp; /* referenced while linked */
+	uint32_t in_limit, out_limit;
+	uint32_t peer_in, peer_out; /* as seen here: peer_out = our inbound */
+	uint32_t my_plen;
+	uint32_t peer_plen;
+	bool has_peer_data;
+	uint8_t my_pdata[VERBS_PDATA_MAX];
+	uint8_t peer_pdata[VERBS_PDATA_MAX];
+};
+
+struct verbs_req {
+	struct verbs_req *next;
+	struct rdma_cm_id *id;
+	uint32_t plen;
+	uint32_t peer_in, peer_out;
+	uint8_t pdata[VERBS_PDATA_MAX];
+};
+
+enum verbs_listener_state {
+	VL_IDLE = 0,
+	VL_BOUND,
+	VL_LISTENING,
+	VL_CLOSED,
+};
+
+struct verbs_listener {
+	struct nd_listener_base base;
+	struct verbs_adapter *ad;
+	struct rdma_cm_id *id;
+	int state;
+	struct verbs_req *backlog, *backlog_tail;
+};
+
+/* ---------------------------------------------------------------------------
+ * Shared functions
+ */
+
+/* errno -> status for slow-path verbs/rdma_cm failures. */
+nd_status verbs_errno_status(int err);
+/* Queue a cm_id for destruction by the progress thread. cm_lock held. */
+void verbs_doom_id(struct verbs_adapter *a, struct rdma_cm_id *id);
+/* Wakes the progress thread. */
+void verbs_wake(struct verbs_adapter *a);
+
+/* QP number -> QP context (SRQ completions). */
+void verbs_qpn_add(struct verbs_adapter *a, uint32_t qpn, void *ctx);
+void verbs_qpn_del(struct verbs_adapter *a, uint32_t qpn);
+void *verbs_qpn_lookup(struct verbs_adapter *a, uint32_t qpn);
+
+nd_status verbs_create_cq(struct nd_adapter_base *ab, uint32_t depth,
+			  uint16_t group, uint64_t affinity,
+			  struct nd_cq **out);
+void verbs_cq_event(struct verbs_adapter *a);
+void verbs_cq_retire_ring(struct verbs_cq *cq, struct verbs_ring *ring);
+
+nd_status verbs_create_mr(struct nd_adapter_base *ab, struct nd_mr **out);
+nd_status verbs_create_mw(struct nd_adapter_base *ab, struct nd_mw **out);
+
+nd_status verbs_create_srq(struct nd_adapter_base *ab, uint32_t depth,
+			   uint32_t max_sge, uint32_t threshold, uint16_t group,
+			   uint64_t affinity, struct nd_srq **out);
+void verbs_srq_limit_event(struct verbs_srq *srq);
+nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcq,
+			  struct nd_cq *scq, struct nd_srq *srq, void *context,
+			  uint32_t rq_depth, uint32_t sq_depth,
+			  uint32_t max_recv_sge, uint32_t max_send_sge,
+			  uint32_t inline_size, struct nd_qp **out);
+/* Moves the QP to ERR (flush). */
+void verbs_qp_to_error(struct verbs_qp *qp);
+/* QP transitions driven by the connector (cm_lock held). */
+int verbs_qp_prepare(struct verbs_qp *qp, struct rdma_cm_id *id);
+int verbs_qp_rtr_rts(struct verbs_qp *qp, struct rdma_cm_id *id, uint32_t rd_in,
+		     uint32_t rd_out);
+
+nd_status verbs_create_connector(struct nd_adapter_base *ab,
+				 struct nd_connector **out);
+nd_status verbs_create_listener(struct nd_adapter_base *ab,
+				struct nd_listener **out);
+void verbs_cm_event(struct verbs_adapter *a);
+/* QP released while linked: implicit disconnect. cm_lock held. */
+void verbs_conn_qp_closed(struct verbs_conn *c);
+
+static inline struct verbs_adapter *verbs_adapter_of(struct nd_adapter_base *b)
+{
+	return container_of(b, struct verbs_adapter, base);
+}
+
+#endif

@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Completion queues: an ibv CQ on the adapter's completion channel.
+ *
+ * get_results converts each work completion straight into the caller's
+ * nd_result array (one pass), through ibv_start_poll/ibv_next_poll when the
+ * device has extended CQs, else ibv_poll_cq in small batches; the choice is
+ * made when the CQ is created. A Notify peeks by polling into a small
+ * look-ahead buffer of converted results that get_results drains first.
+ */
+#include "verbs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Completion status -> ND status (spec §21). */
+static const nd_status verbs_wc_status[] = {
+    [IBV_WC_SUCCESS] = ND_SUCCESS,
+    [IBV_WC_LOC_LEN_ERR] = ND_DATA_OVERRUN,
+    [IBV_WC_LOC_QP_OP_ERR] = ND_INTERNAL_ERROR,
+    [IBV_WC_LOC_EEC_OP_ERR] = ND_INTERNAL_ERROR,
+    [IBV_WC_LOC_PROT_ERR] = ND_ACCESS_VIOLATION,
+    [IBV_WC_WR_FLUSH_ERR] = ND_CANCELED,
+    [IBV_WC_MW_BIND_ERR] = ND_ACCESS_VIOLATION,
+    [IBV_WC_BAD_RESP_ERR] = ND_REMOTE_ERROR,
+    [IBV_WC_LOC_ACCESS_ERR] = ND_ACCESS_VIOLATION,
+    [IBV_WC_REM_INV_REQ_ERR] = ND_REMOTE_ERROR,
+    [IBV_WC_REM_ACCESS_ERR] = ND_ACCESS_VIOLATION,
+    [IBV_WC_REM_OP_ERR] = ND_REMOTE_ERROR,
+    [IBV_WC_RETRY_EXC_ERR] = ND_IO_TIMEOUT,
+    [IBV_WC_RNR_RETRY_EXC_ERR] = ND_IO_TIMEOUT,
+    [IBV_WC_LOC_RDD_VIOL_ERR] = ND_ACCESS_VIOLATION,
+    [IBV_WC_REM_INV_RD_REQ_ERR] = ND_REMOTE_ERROR,
+    [IBV_WC_REM_ABORT_ERR] = ND_REMOTE_ERROR,
+    [IBV_WC_INV_EECN_ERR] = ND_INTERNAL_ERROR,
+    [IBV_WC_INV_EEC_STATE_ERR] = ND_INTERNAL_ERROR,
+    [IBV_WC_FATAL_ERR] = ND_INTERNAL_ERROR,
+    [IBV_WC_RESP_TIMEOUT_ERR] = ND_IO_TIMEOUT,
+    [IBV_WC_GENERAL_ERR] = ND_INTERNAL_ERROR,
+};
+
+static nd_status verbs_map_error(uint32_t status, uint32_t type)
+{
+	nd_status st = ND_INTERNAL_ERROR;
+
+	if (status < sizeof(verbs_wc_status) / sizeof(verbs_wc_status[0]) &&
+	    verbs_wc_status[status])
+		st = verbs_wc_status[status];
+	if (status == IBV_WC_REM_INV_REQ_ERR && type == ND_REQUEST_TYPE_SEND)
+		st = ND_DATA_ERROR; /* the receiver's buffer was too small */
+	if (type == ND_REQUEST_TYPE_INVALIDATE && st != ND_CANCELED)
+		st = ND_INVALID_DEVICE_REQUEST;
+	return st;
+}
+
+/*
+ * One work completion into *r. Returns 0 if it is swallowed (a silent
+ * request the provider had to signal), else 1.
+ */
+static inline uint32_t verbs_cqe(uint64_t wr_id, uint32_t status,
+				 uint32_t byte_len, struct ibv_cq_ex *cx,
+				 uint32_t qpn, struct nd_result *r)
+{
+	struct verbs_slot *s = (struct verbs_slot *)(uintptr_t)wr_id;
+	void *ctx = s->ctx, *qp_ctx = s->qp_ctx;
+	uint32_t type = s->type;
+	uint8_t flags = s->flags;
+
+	if (__builtin_expect(s->kind == VERBS_SLOT_RING, 1)) {
+		__atomic_store_n(s->tail, s->seq + 1, __ATOMIC_RELEASE);
+	} else {
+		struct verbs_srq *srq = s->srq;
+		if (cx)
+			qpn = ibv_wc_read_qp_num(cx);
+		qp_ctx = verbs_qpn_lookup(srq->ad, qpn);
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&srq->completed, 1, __ATOMIC_RELEASE);
+	}
+	if (__builtin_expect(status == IBV_WC_SUCCESS, 1)) {
+		if (__builtin_expect(flags & VERBS_SLOT_SWALLOW, 0))
+			return 0;
+		r->status = ND_SUCCESS;
+	} else {
+		r->status = verbs_map_error(status, type);
+	}
+	r->bytes_transferred = byte_len;
+	r->qp_context = qp_ctx;
+	r->request_context = ctx;
+	r->request_type = (int32_t)type;
+	r->reserved = 0;
+	return 1;
+}
+
+static inline uint32_t verbs_poll_ex(struct verbs_cq *cq, struct nd_result *r,
+				     uint32_t count)
+{
+	struct ibv_cq_ex *cx = cq->cqx;
+	struct ibv_poll_cq_attr attr = {0};
+	uint32_t n = 0;
+
+	if (!count || ibv_start_poll(cx, &attr))
+		return 0;
+	for (;;) {
+		n += verbs_cqe(cx->wr_id, cx->status, ibv_wc_read_byte_len(cx),
+			       cx, 0, &r[n]);
+		if (n == count || ibv_next_poll(cx))
+			break;
+	}
+	ibv_end_poll(cx);
+	return n;
+}
+
+#define VERBS_WC_BATCH 16
+
+static inline uint32_t verbs_poll_wc(struct verbs_cq *cq, struct nd_result *r,
+				     uint32_t count)
+{
+	struct ibv_wc wc[VERBS_WC_BATCH];
+	uint32_t n = 0;
+
+	while (n < count) {
+		int want = count - n < VERBS_WC_BATCH ? (int)(count - n)
+						      : VERBS_WC_BATCH;
+		int got = ibv_poll_cq(cq->cq, want, wc);
+		if (got <= 0)
+			break;
+		for (int i = 0; i < got; i++)
+			n +=
+			    verbs_cqe(wc[i].wr_id, wc[i].status, wc[i].byte_len,
+				      NULL, wc[i].qp_num, &r[n]);
+		if (got < want)
+			break;
+	}
+	return n;
+}
+
+static uint32_t verbs_poll(struct verbs_cq *cq, struct nd_result *r,
+			   uint32_t count)
+{
+	return cq->cqx ? verbs_poll_ex(cq, r, count)
+		       : verbs_poll_wc(cq, r, count);
+}
+
+/* Drains the look-ahead buffer first, then the CQ. */
+static uint32_t verbs_get_results_slow(struct verbs_cq *cq, struct nd_result *r,
+				       uint32_t count)
+{
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&cq->lock);
+	while (cq->la_n && n < count) {
+		r[n++] = cq->la[cq->la_head];
+		cq->la_head = (cq->la_head + 1) % VERBS_LA_MAX;
+		cq->la_n--;
+	}
+	if (n < count)
+		n += verbs_poll(cq, r + n, count - n);
+	pthread_mutex_unlock(&cq->lock);
+	return n;
+}
+
+static uint32_t verbs_get_results_ex(struct nd_cq *pub, struct nd_result *r,
+				     uint32_t count)
+{
+	struct verbs_cq *cq = container_of(pub, struct verbs_cq, base.pub);
+
+	if (__builtin_expect(__atomic_load_n(&cq->la_n, __ATOMIC_RELAXED), 0))
+		return verbs_get_results_slow(cq, r, count);
+	return verbs_poll_ex(cq, r, count);
+}
+
+static uint32_t verbs_get_results_wc(struct nd_cq *pub, struct nd_result *r,
+				     uint32_t count)
+{
+	struct verbs_cq *cq = container_of(pub, struct verbs_cq, base.pub);
+
+	if (__builtin_expect(__atomic_load_n(&cq->la_n, __ATOMIC_RELAXED), 0))
+		return verbs_get_results_slow(cq, r, count);
+	return verbs_poll_wc(cq, r, count);
+}
+
+static const struct nd_cq_fast_ops verbs_cq_fast_ex = {
+    .get_results = verbs_get_results_ex,
+};
+static const struct nd_cq_fast_ops verbs_cq_fast_wc = {
+    .get_results = verbs_get_results_wc,
+};
+
+/* True if a waiting look-ahead result satisfies a Notify of `type`. */
+static bool verbs_la_satisfies(struct verbs_cq *cq, uint32_t type)
+{
+	if (type != ND_CQ_NOTIFY_ERRORS)
+		return cq->la_n > 0;
+	for (uint32_t i = 0; i < cq->la_n; i++)
+		if (cq->la[(cq->la_head + i) % VERBS_LA_MAX].status !=
+		    ND_SUCCESS)
+			return true;
+	return false;
+}
+
+/* Polls what fits into the look-ahead buffer. cq->lock held. */
+static void verbs_la_fill(struct verbs_cq *cq)
+{
+	while (cq->la_n < VERBS_LA_MAX) {
+		uint32_t tail = (cq->la_head + cq->la_n) % VERBS_LA_MAX;
+		if (!verbs_poll(cq, &cq->la[tail], 1))
+			break;
+		__atomic_store_n(&cq->la_n, cq->la_n + 1, __ATOMIC_RELAXED);
+	}
+}
+
+static nd_status verbs_cq_notify(struct nd_cq_base *b, uint32_t type,
+				 struct nd_overlapped *ov)
+{
+	struct verbs_cq *cq = container_of(b, struct verbs_cq, base);
+	int ret;
+
+	pthread_mutex_lock(&cq->lock);
+	if (verbs_la_satisfies(cq, type)) {
+		pthread_mutex_unlock(&cq->lock);
+		return ND_SUCCESS;
+	}
+	/* ERRORS: verbs has no errors-only arm; solicited-only also fires
+	 * on an error completion. */
+	ret = ibv_req_notify_cq(cq->cq, type != ND_CQ_NOTIFY_ANY);
+	if (ret) {
+		pthread_mutex_unlock(&cq->lock);
+		ND_ERR(VERBS_LOG, "ibv_req_notify_cq: %s", strerror(ret));
+		return ND_INTERNAL_ERROR;
+	}
+	verbs_la_fill(cq);
+	if (verbs_la_satisfies(cq, type)) {
+		pthread_mutex_unlock(&cq->lock);
+		return ND_SUCCESS;
+	}
+	nd_ov_begin(&cq->base.obj, ov, 0, NULL);
+	pthread_mutex_unlock(&cq->lock);
+	return ND_PENDING;
+}
+
+/* Progress thread: the completion channel is readable. */
+void verbs_cq_event(struct verbs_adapter *a)
+{
+	struct ibv_cq *ibcq;
+	void *ctx;
+
+	while (!ibv_get_cq_event(a->comp_ch, &ibcq, &ctx)) {
+		struct verbs_cq *cq = ctx;
+		pthread_mutex_lock(&cq->lock);
+		nd_ov_finish_all(&cq->base.obj, 0, ND_SUCCESS);
+		pthread_mutex_unlock(&cq->lock);
+		ibv_ack_cq_events(ibcq, 1);
+	}
+}
+
+static nd_status verbs_cq_resize(struct nd_cq_base *b, uint32_t depth)
+{
+	struct verbs_cq *cq = container_of(b, struct verbs_cq, base);
+	nd_status st = ND_SUCCESS;
+	int ret;
+
+	pthread_mutex_lock(&cq->lock);
+	if (depth < cq->la_n) {
+		st = ND_BUFFER_OVERFLOW;
+	} else {
+		ret = ibv_resize_cq(cq->cq, (int)depth);
+		if (ret == EINVAL)
+			st = ND_BUFFER_OVERFLOW; /* more entries than depth */
+		else if (ret)
+			st = verbs_errno_status(ret);
+	}
+	pthread_mutex_unlock(&cq->lock);
+	return st;
+}
+
+static const struct nd_cq_ops verbs_cq_ops_resize = {
+    .resize = verbs_cq_resize,
+    .notify = verbs_cq_notify,
+};
+static const struct nd_cq_ops verbs_cq_ops = {
+    .resize = NULL,
+    .notify = verbs_cq_notify,
+};
+
+void verbs_cq_retire_ring(struct verbs_cq *cq, struct verbs_ring *ring)
+{
+	struct verbs_grave *g = malloc(sizeof(*g));
+
+	if (!g) {
+		/* Leak rather than risk a stale completion's write. */
+		ND_WARN(VERBS_LOG, "out of memory: keeping a QP ring");
+		return;
+	}
+	g->ring = ring;
+	pthread_mutex_lock(&cq->lock);
+	g->next = cq->graves;
+	cq->graves = g;
+	pthread_mutex_unlock(&cq->lock);
+}
+
+static void verbs_cq_destroy(struct nd_object *obj)
+{
+	struct verbs_cq *cq = container_of(obj, struct verbs_cq, base.obj);
+	struct verbs_grave *g, *next;
+	int ret;
+
+	ret = ibv_destroy_cq(cq->cq);
+	if (ret)
+		ND_ERR(VERBS_LOG, "ibv_destroy_cq: %s", strerror(ret));
+	for (g = cq->graves; g; g = next) {
+		next = g->next;
+		if (!__atomic_sub_fetch(&g->ring->refs, 1, __ATOMIC_ACQ_REL)) {
+			free(g->ring->sq);
+			free(g->ring);
+		}
+		free(g);
+	}
+	pthread_mutex_destroy(&cq->lock);
+	free(cq);
+}
+
+static const struct nd_object_ops verbs_cq_obj_ops = {
+    .destroy = verbs_cq_destroy,
+};
+
+nd_status verbs_create_cq(struct nd_adapter_base *ab, uint32_t depth,
+			  uint16_t group, uint64_t affinity, struct nd_cq **out)
+{
+	struct verbs_adapter *a = verbs_adapter_of(ab);
+	struct verbs_cq *cq;
+	int vec = 0;
+
+	(void)group;
+	if (affinity && a->ctx->num_comp_vectors > 1)
+		vec = (__builtin_ctzll(affinity)) % a->ctx->num_comp_vectors;
+	cq = calloc(1, sizeof(*cq));
+	if (!cq)
+		return ND_NO_MEMORY;
+	cq->ad = a;
+	pthread_mutex_init(&cq->lock, NULL);
+	if (a->cq_ex) {
+		struct ibv_cq_init_attr_ex ca = {
+		    .cqe = depth,
+		    .cq_context = cq,
+		    .channel = a->comp_ch,
+		    .comp_vector = (uint32_t)vec,
+		    .wc_flags = IBV_WC_EX_WITH_BYTE_LEN | IBV_WC_EX_WITH_QP_NUM,
+		};
+		cq->cqx = ibv_create_cq_ex(a->ctx, &ca);
+		if (cq->cqx)
+			cq->cq = ibv_cq_ex_to_cq(cq->cqx);
+	}
+	if (!cq->cq)
+		cq->cq = ibv_create_cq(a->ctx, (int)depth, cq, a->comp_ch, vec);
+	if (!cq->cq) {
+		nd_status st = verbs_errno_status(errno);
+		ND_ERR(VERBS_LOG, "ibv_create_cq(%u): %s", depth,
+		       strerror(errno));
+		pthread_mutex_destroy(&cq->lock);
+		free(cq);
+		return st == ND_INVALID_PARAMETER ? ND_INVALID_PARAMETER_3 : st;
+	}
+	nd_object_init(&cq->base.obj, ND_OBJ_CQ,
+		       cq->cqx ? &verbs_cq_fast_ex : &verbs_cq_fast_wc,
+		       &verbs_cq_obj_ops, ab);
+	cq->base.ops = a->cq_resize ? &verbs_cq_ops_resize : &verbs_cq_ops;
+	*out = &cq->base.pub;
+	return ND_SUCCESS;
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory regions (ibv_reg_mr; tokens are lkey/rkey) and type-2 memory
+ * windows (ibv_alloc_mw; bound and invalidated by posts on a QP).
+ */
+#include "verbs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * ND flags -> access, by table on the low four bits: LOCAL_WRITE (1),
+ * REMOTE_READ (2), the REMOTE_WRITE bit (4; ND's value 5 carries LOCAL_WRITE
+ * too) and RDMA_READ_SINK (8, a local write of read responses).
+ */
+#define LW IBV_ACCESS_LOCAL_WRITE
+#define RR IBV_ACCESS_REMOTE_READ
+#define RW (IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE)
+static const int verbs_mr_access[16] = {
+    0,	LW, RR,	     LW | RR, RW, RW, RW | RR, RW | RR,
+    LW, LW, LW | RR, LW | RR, RW, RW, RW | RR, RW | RR,
+};
+#undef LW
+#undef RR
+#undef RW
+
+static nd_status verbs_mr_register(struct nd_mr_base *b, const void *buffer,
+				   size_t length, uint32_t flags,
+				   struct nd_overlapped *ov)
+{
+	struct verbs_mr *mr = container_of(b, struct verbs_mr, base);
+	struct verbs_adapter *a = mr->ad;
+	int access = verbs_mr_access[flags & 0xf];
+
+	(void)ov;
+	if ((flags & ND_MR_FLAG_RDMA_READ_SINK) &&
+	    a->tp->read_sink_remote_write)
+		access |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
+	if (a->has_mw)
+		access |= IBV_ACCESS_MW_BIND;
+	mr->mr = ibv_reg_mr(a->pd, (void *)buffer, length, access);
+	if (!mr->mr) {
+		int err = errno;
+		ND_INFO(VERBS_LOG, "ibv_reg_mr(%p, %zu, 0x%x): %s", buffer,
+			length, access, strerror(err));
+		if (err == EINVAL || err == EFAULT)
+			return ND_ACCESS_VIOLATION;
+		return verbs_errno_status(err);
+	}
+	mr->access = access;
+	mr->base.local_token = mr->mr->lkey;
+	mr->base.remote_token = mr->mr->rkey;
+	__atomic_store_n(&mr->base.registered, 1, __ATOMIC_RELEASE);
+	return ND_SUCCESS;
+}
+
+static nd_status verbs_mr_deregister(struct nd_mr_base *b,
+				     struct nd_overlapped *ov)
+{
+	struct verbs_mr *mr = container_of(b, struct verbs_mr, base);
+	int ret;
+
+	(void)ov;
+	ret = ibv_dereg_mr(mr->mr);
+	if (ret) {
+		ND_WARN(VERBS_LOG, "ibv_dereg_mr: %s", strerror(ret));
+		return ret == EBUSY ? ND_DEVICE_BUSY : verbs_errno_status(ret);
+	}
+	mr->mr = NULL;
+	mr->base.local_token = mr->base.remote_token = 0;
+	__atomic_store_n(&mr->base.registered, 0, __ATOMIC_RELEASE);
+	return ND_SUCCESS;
+}
+
+static const struct nd_mr_ops verbs_mr_ops = {
+    .register_memory = verbs_mr_register,
+    .deregister_memory = verbs_mr_deregister,
+};
+
+static void verbs_mr_destroy(struct nd_object *obj)
+{
+	struct verbs_mr *mr = container_of(obj, struct verbs_mr, base.obj);
+
+	if (mr->mr) {
+		int ret = ibv_dereg_mr(mr->mr);
+		if (ret)
+			ND_WARN(VERBS_LOG, "ibv_dereg_mr: %s", strerror(ret));
+	}
+	free(mr);
+}
+
+static const struct nd_object_ops verbs_mr_obj_ops = {
+    .destroy = verbs_mr_destroy,
+};
+
+nd_status verbs_create_mr(struct nd_adapter_base *ab, struct nd_mr **out)
+{
+	struct verbs_mr *mr = calloc(1, sizeof(*mr));
+
+	if (!mr)
+		return ND_NO_MEMORY;
+	mr->ad = verbs_adapter_of(ab);
+	nd_object_init(&mr->base.obj, ND_OBJ_MR, NULL, &verbs_mr_obj_ops, ab);
+	mr->base.ops = &verbs_mr_ops;
+	*out = &mr->base.pub;
+	return ND_SUCCESS;
+}
+
+/* ---------------------------------------------------------------------------
+ * Memory windows
+ */
+
+static void verbs_mw_destroy(struct nd_object *obj)
+{
+	struct verbs_mw *mw = container_of(obj, struct verbs_mw, base.obj);
+	int ret = ibv_dealloc_mw(mw->mw);
+
+	if (ret)
+		ND_WARN(VERBS_LOG, "ibv_dealloc_mw: %s", strerror(ret));
+	if (mw->mr) {
+		if (mw->bound)
+			__atomic_sub_fetch(&mw->mr->base.bound_windows, 1,
+					   __ATOMIC_ACQ_REL);
+		nd_object_put(&mw->mr->base.obj);
+	}
+	free(mw);
+}
+
+static const struct nd_object_ops verbs_mw_obj_ops = {
+    .destroy = verbs_mw_destroy,
+};
+
+nd_status verbs_create_mw(struct nd_adapter_base *ab, struct nd_mw **out)
+{
+	struct verbs_adapter *a = verbs_adapter_of(ab);
+	struct verbs_mw *mw;
+
+	if (!a->has_mw)
+		return ND_NOT_SUPPORTED;
+	mw = calloc(1, sizeof(*mw));
+	if (!mw)
+		return ND_NO_MEMORY;
+	mw->ad = a;
+	mw->mw = ibv_alloc_mw(a->pd, IBV_MW_TYPE_2);
+	if (!mw->mw) {
+		nd_status st = verbs_errno_status(errno);
+		ND_ERR(VERBS_LOG, "ibv_alloc_mw: %s", strerror(errno));
+		free(mw);
+		return st == ND_NOT_SUPPORTED ? st : ND_INSUFFICIENT_RESOURCES;
+	}
+	mw->rkey = mw->mw->rkey;
+	nd_object_init(&mw->base.obj, ND_OBJ_MW, NULL, &verbs_mw_obj_ops, ab);
+	*out = &mw->base.pub;
+	return ND_SUCCESS;
+}

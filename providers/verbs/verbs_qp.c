@@ -1,0 +1,868 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Queue pairs and shared receive queues, and the post calls.
+ *
+ * The provider creates RC QPs itself (independently of any cm_id) and moves
+ * them to INIT at once so receives can be posted before connecting. Every
+ * post hands the caller's nd_sge array to verbs as its ibv_sge array and
+ * records the request in a slot whose address is the wr_id; the slot rings
+ * also give the exact queue occupancy for ND_NO_MORE_ENTRIES.
+ */
+#include "verbs.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* struct nd_sge is handed to verbs as struct ibv_sge, unchanged. */
+_Static_assert(sizeof(struct nd_sge) == sizeof(struct ibv_sge), "sge size");
+_Static_assert(offsetof(struct nd_sge, buffer) ==
+		   offsetof(struct ibv_sge, addr),
+	       "sge addr");
+_Static_assert(offsetof(struct nd_sge, buffer_length) ==
+		   offsetof(struct ibv_sge, length),
+	       "sge length");
+_Static_assert(offsetof(struct nd_sge, memory_region_token) ==
+		   offsetof(struct ibv_sge, lkey),
+	       "sge lkey");
+_Static_assert(sizeof(void *) == sizeof(uint64_t), "LP64");
+
+/* The flag arithmetic below relies on these values. */
+_Static_assert(IBV_SEND_FENCE == 1 && IBV_SEND_SIGNALED == 2 &&
+		   IBV_SEND_SOLICITED == 4 && IBV_SEND_INLINE == 8,
+	       "ibv send flags");
+_Static_assert(ND_OP_FLAG_SILENT_SUCCESS == 1 && ND_OP_FLAG_READ_FENCE == 2 &&
+		   ND_OP_FLAG_SEND_AND_SOLICIT_EVENT == 4 &&
+		   ND_OP_FLAG_INLINE == 0x20,
+	       "nd op flags");
+
+/* ND op flags -> ibv send flags, without a branch per flag. */
+static inline unsigned verbs_send_flags(uint32_t f)
+{
+	return ((f & ND_OP_FLAG_READ_FENCE) >> 1) | ((~f & 1u) << 1) |
+	       (f & ND_OP_FLAG_SEND_AND_SOLICIT_EVENT) |
+	       ((f & ND_OP_FLAG_INLINE) >> 2);
+}
+
+static inline struct verbs_qp *verbs_qp_of(struct nd_qp *pub)
+{
+	return container_of(pub, struct verbs_qp, base.pub);
+}
+
+static inline uint64_t verbs_sge_bytes(const struct nd_sge *sge, uint32_t nsge)
+{
+	uint64_t bytes = 0;
+
+	for (uint32_t i = 0; i < nsge; i++)
+		bytes += sge[i].buffer_length;
+	return bytes;
+}
+
+static nd_status verbs_post_error(int ret)
+{
+	switch (ret) {
+	case ENOMEM:
+		return ND_NO_MORE_ENTRIES;
+	case EINVAL:
+		return ND_INVALID_PARAMETER;
+	default:
+		ND_WARN(VERBS_LOG, "post: %s", strerror(ret));
+		return verbs_errno_status(ret);
+	}
+}
+
+/* Claims the next send slot, posts wr, advances the head. */
+static inline nd_status verbs_post_sq(struct verbs_qp *qp,
+				      struct ibv_send_wr *wr, void *ctx,
+				      uint32_t type, uint32_t flags)
+{
+	struct ibv_send_wr *bad;
+	uint32_t head = qp->sq_head;
+	struct verbs_slot *s;
+	int ret;
+
+	if (__builtin_expect(
+		head - __atomic_load_n(&qp->ring->sq_tail, __ATOMIC_ACQUIRE) >=
+		    qp->sq_depth,
+		0))
+		return ND_NO_MORE_ENTRIES;
+	s = &qp->ring->sq[head & qp->sq_mask];
+	s->ctx = ctx;
+	s->seq = head;
+	s->type = (uint8_t)type;
+	s->flags = 0;
+	wr->send_flags = verbs_send_flags(flags);
+	if (flags & ND_OP_FLAG_SILENT_SUCCESS) {
+		/* Signal one in depth/2 silent requests so the ring moves;
+		 * its success is not reported. */
+		if (++qp->unsignaled >= (qp->sq_depth + 1) / 2) {
+			wr->send_flags |= IBV_SEND_SIGNALED;
+			s->flags = VERBS_SLOT_SWALLOW;
+			qp->unsignaled = 0;
+		}
+	} else {
+		qp->unsignaled = 0;
+	}
+	wr->wr_id = (uintptr_t)s;
+	wr->next = NULL;
+	ret = ibv_post_send(qp->qp, wr, &bad);
+	if (__builtin_expect(ret, 0))
+		return verbs_post_error(ret);
+	qp->sq_head = head + 1;
+	return ND_SUCCESS;
+}
+
+static nd_status verbs_qp_send(struct nd_qp *pub, void *ctx,
+			       const struct nd_sge *sge, uint32_t nsge,
+			       uint32_t flags)
+{
+	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct ibv_send_wr wr;
+	uint64_t bytes;
+
+	if (__builtin_expect(!qp->connected, 0))
+		return ND_CONNECTION_INVALID;
+	if (__builtin_expect(nsge > qp->max_send_sge, 0))
+		return ND_DATA_OVERRUN;
+	bytes = verbs_sge_bytes(sge, nsge);
+	if (__builtin_expect(bytes > qp->max_msg, 0))
+		return ND_BUFFER_OVERFLOW;
+	if (__builtin_expect(
+		(flags & ND_OP_FLAG_INLINE) && bytes > qp->max_inline, 0))
+		return ND_BUFFER_OVERFLOW;
+	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
+	wr.num_sge = (int)nsge;
+	wr.opcode = IBV_WR_SEND;
+	return verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_SEND, flags);
+}
+
+static nd_status verbs_qp_write(struct nd_qp *pub, void *ctx,
+				const struct nd_sge *sge, uint32_t nsge,
+				uint64_t raddr, uint32_t rkey, uint32_t flags)
+{
+	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct ibv_send_wr wr;
+	uint64_t bytes;
+
+	if (__builtin_expect(!qp->connected, 0))
+		return ND_CONNECTION_INVALID;
+	if (__builtin_expect(nsge > qp->max_send_sge, 0))
+		return ND_DATA_OVERRUN;
+	bytes = verbs_sge_bytes(sge, nsge);
+	if (__builtin_expect(bytes > qp->max_msg, 0))
+		return ND_BUFFER_OVERFLOW;
+	if (__builtin_expect(
+		(flags & ND_OP_FLAG_INLINE) && bytes > qp->max_inline, 0))
+		return ND_BUFFER_OVERFLOW;
+	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
+	wr.num_sge = (int)nsge;
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.wr.rdma.remote_addr = raddr;
+	wr.wr.rdma.rkey = rkey;
+	return verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_WRITE, flags);
+}
+
+static nd_status verbs_qp_read(struct nd_qp *pub, void *ctx,
+			       const struct nd_sge *sge, uint32_t nsge,
+			       uint64_t raddr, uint32_t rkey, uint32_t flags)
+{
+	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct ibv_send_wr wr;
+
+	if (__builtin_expect(!qp->connected, 0))
+		return ND_CONNECTION_INVALID;
+	if (__builtin_expect(nsge > qp->max_read_sge, 0))
+		return ND_DATA_OVERRUN;
+	if (__builtin_expect(verbs_sge_bytes(sge, nsge) > qp->max_msg, 0))
+		return ND_BUFFER_OVERFLOW;
+	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
+	wr.num_sge = (int)nsge;
+	wr.opcode = IBV_WR_RDMA_READ;
+	wr.wr.rdma.remote_addr = raddr;
+	wr.wr.rdma.rkey = rkey;
+	return verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_READ,
+			     flags & ~ND_OP_FLAG_INLINE);
+}
+
+static nd_status verbs_qp_bind(struct nd_qp *pub, void *ctx, struct nd_mr *mrp,
+			       struct nd_mw *mwp, const void *buffer,
+			       size_t length, uint32_t flags)
+{
+	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct verbs_mr *mr =
+	    container_of(nd_mr_base_of(mrp), struct verbs_mr, base);
+	struct verbs_mw *mw =
+	    container_of(nd_mw_base_of(mwp), struct verbs_mw, base);
+	struct ibv_send_wr wr;
+	uint32_t rkey;
+	uintptr_t lo, hi;
+	nd_status st;
+
+	if (__builtin_expect(!qp->connected, 0))
+		return ND_CONNECTION_INVALID;
+	if (!mr->mr)
+		return ND_ACCESS_VIOLATION;
+	if ((flags & ND_OP_FLAG_ALLOW_WRITE) &&
+	    !(mr->access & IBV_ACCESS_LOCAL_WRITE))
+		return ND_ACCESS_VIOLATION;
+	lo = (uintptr_t)mr->mr->addr;
+	hi = lo + mr->mr->length;
+	if ((uintptr_t)buffer < lo || length > hi - (uintptr_t)buffer)
+		return ND_ACCESS_VIOLATION;
+	rkey = ibv_inc_rkey(mw->rkey);
+	memset(&wr, 0, sizeof(wr));
+	wr.opcode = IBV_WR_BIND_MW;
+	wr.bind_mw.mw = mw->mw;
+	wr.bind_mw.rkey = rkey;
+	wr.bind_mw.bind_info.mr = mr->mr;
+	wr.bind_mw.bind_info.addr = (uintptr_t)buffer;
+	wr.bind_mw.bind_info.length = length;
+	wr.bind_mw.bind_info.mw_access_flags =
+	    ((flags & ND_OP_FLAG_ALLOW_READ) ? IBV_ACCESS_REMOTE_READ : 0) |
+	    ((flags & ND_OP_FLAG_ALLOW_WRITE) ? IBV_ACCESS_REMOTE_WRITE : 0);
+	st = verbs_post_sq(
+	    qp, &wr, ctx, ND_REQUEST_TYPE_BIND,
+	    flags & (ND_OP_FLAG_SILENT_SUCCESS | ND_OP_FLAG_READ_FENCE));
+	if (st != ND_SUCCESS)
+		return st;
+	/* The new key is valid as soon as the bind is posted. */
+	mw->rkey = rkey;
+	mw->mw->rkey = rkey;
+	__atomic_store_n(&mw->base.remote_token, rkey, __ATOMIC_RELEASE);
+	if (mw->bound)
+		__atomic_sub_fetch(&mw->mr->base.bound_windows, 1,
+				   __ATOMIC_ACQ_REL);
+	if (mw->mr != mr) {
+		nd_object_retain(&mr->base.obj);
+		if (mw->mr)
+			nd_object_put(&mw->mr->base.obj);
+		mw->mr = mr;
+	}
+	__atomic_add_fetch(&mr->base.bound_windows, 1, __ATOMIC_ACQ_REL);
+	mw->bound = true;
+	return ND_SUCCESS;
+}
+
+static nd_status verbs_qp_invalidate(struct nd_qp *pub, void *ctx,
+				     struct nd_mw *mwp, uint32_t flags)
+{
+	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct verbs_mw *mw =
+	    container_of(nd_mw_base_of(mwp), struct verbs_mw, base);
+	struct ibv_send_wr wr;
+	nd_status st;
+
+	if (__builtin_expect(!qp->connected, 0))
+		return ND_CONNECTION_INVALID;
+	memset(&wr, 0, sizeof(wr));
+	wr.opcode = IBV_WR_LOCAL_INV;
+	wr.invalidate_rkey = mw->rkey;
+	st = verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_INVALIDATE, flags);
+	if (st != ND_SUCCESS)
+		return st;
+	if (mw->bound) {
+		mw->bound = false;
+		__atomic_sub_fetch(&mw->mr->base.bound_windows, 1,
+				   __ATOMIC_ACQ_REL);
+	}
+	return ND_SUCCESS;
+}
+
+static nd_status verbs_qp_receive(struct nd_qp *pub, void *ctx,
+				  const struct nd_sge *sge, uint32_t nsge)
+{
+	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct ibv_recv_wr wr, *bad;
+	uint32_t head = qp->rq_head;
+	struct verbs_slot *s;
+	int ret;
+
+	if (__builtin_expect(nsge > qp->max_recv_sge, 0))
+		return ND_DATA_OVERRUN;
+	if (__builtin_expect(
+		head - __atomic_load_n(&qp->ring->rq_tail, __ATOMIC_ACQUIRE) >=
+		    qp->rq_depth,
+		0))
+		return ND_NO_MORE_ENTRIES;
+	if (__builtin_expect(verbs_sge_bytes(sge, nsge) > qp->max_msg, 0))
+		return ND_BUFFER_OVERFLOW;
+	s = &qp->ring->rq[head & qp->rq_mask];
+	s->ctx = ctx;
+	s->seq = head;
+	wr.wr_id = (uintptr_t)s;
+	wr.next = NULL;
+	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
+	wr.num_sge = (int)nsge;
+	ret = ibv_post_recv(qp->qp, &wr, &bad);
+	if (__builtin_expect(ret, 0))
+		return verbs_post_error(ret);
+	qp->rq_head = head + 1;
+	return ND_SUCCESS;
+}
+
+/* A QP on an SRQ takes its receives from the SRQ. */
+static nd_status verbs_qp_receive_srq(struct nd_qp *pub, void *ctx,
+				      const struct nd_sge *sge, uint32_t nsge)
+{
+	(void)pub;
+	(void)ctx;
+	(void)sge;
+	(void)nsge;
+	return ND_INVALID_DEVICE_REQUEST;
+}
+
+static const struct nd_qp_fast_ops verbs_qp_fast = {
+    .send = verbs_qp_send,
+    .receive = verbs_qp_receive,
+    .bind = verbs_qp_bind,
+    .invalidate = verbs_qp_invalidate,
+    .read = verbs_qp_read,
+    .write = verbs_qp_write,
+};
+
+static const struct nd_qp_fast_ops verbs_qp_fast_srq = {
+    .send = verbs_qp_send,
+    .receive = verbs_qp_receive_srq,
+    .bind = verbs_qp_bind,
+    .invalidate = verbs_qp_invalidate,
+    .read = verbs_qp_read,
+    .write = verbs_qp_write,
+};
+
+/* ---------------------------------------------------------------------------
+ * QP state (slow path)
+ */
+
+void verbs_qp_to_error(struct verbs_qp *qp)
+{
+	struct ibv_qp_attr attr = {.qp_state = IBV_QPS_ERR};
+	int ret = ibv_modify_qp(qp->qp, &attr, IBV_QP_STATE);
+
+	if (ret)
+		ND_WARN(VERBS_LOG, "QP %u to ERR: %s", qp->qp->qp_num,
+			strerror(ret));
+}
+
+static int verbs_qp_init(struct verbs_qp *qp, uint8_t port)
+{
+	struct ibv_qp_attr attr = {
+	    .qp_state = IBV_QPS_INIT,
+	    .pkey_index = 0,
+	    .port_num = port,
+	    .qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+			       IBV_ACCESS_REMOTE_WRITE,
+	};
+	int mask = IBV_QP_STATE | IBV_QP_ACCESS_FLAGS;
+
+	if (!qp->ad->tp->cm_moves_qp)
+		mask |= IBV_QP_PKEY_INDEX | IBV_QP_PORT;
+	return ibv_modify_qp(qp->qp, &attr, mask);
+}
+
+/*
+ * Before Connect/Accept: a QP flushed while idle goes back to INIT, and on
+ * IB/RoCE takes the port and P_Key of the cm_id's path. cm_lock held.
+ */
+int verbs_qp_prepare(struct verbs_qp *qp, struct rdma_cm_id *id)
+{
+	struct ibv_qp_attr attr;
+	int mask, ret;
+
+	if (qp->state == VQP_FLUSHED) {
+		attr.qp_state = IBV_QPS_RESET;
+		ret = ibv_modify_qp(qp->qp, &attr, IBV_QP_STATE);
+		if (!ret)
+			ret = verbs_qp_init(qp, qp->ad->port);
+		if (ret)
+			return ret;
+		qp->ring->sq_tail = qp->sq_head;
+		qp->ring->rq_tail = qp->rq_head;
+		qp->state = VQP_INIT;
+	}
+	if (qp->ad->tp->cm_moves_qp)
+		return 0;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_INIT;
+	ret = rdma_init_qp_attr(id, &attr, &mask);
+	if (ret)
+		return errno;
+	attr.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+			       IBV_ACCESS_REMOTE_WRITE;
+	return ibv_modify_qp(qp->qp, &attr, mask);
+}
+
+/* IB/RoCE: INIT -> RTR -> RTS from the cm_id's attributes. */
+int verbs_qp_rtr_rts(struct verbs_qp *qp, struct rdma_cm_id *id, uint32_t rd_in,
+		     uint32_t rd_out)
+{
+	struct ibv_qp_attr attr;
+	int mask, ret;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_RTR;
+	if (rdma_init_qp_attr(id, &attr, &mask))
+		return errno;
+	/* A read limit of 0 would stall reads forever: at least one. */
+	attr.max_dest_rd_atomic = (uint8_t)(rd_in ? rd_in : 1);
+	/* RNR NAK timer 163.84 ms: with the peer's 6 retries, a send that
+	 * finds no receive fails ND_IO_TIMEOUT after about a second. */
+	attr.min_rnr_timer = 28;
+	mask |= IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER;
+	ret = ibv_modify_qp(qp->qp, &attr, mask);
+	if (ret) {
+		ND_ERR(VERBS_LOG, "QP %u to RTR: %s", qp->qp->qp_num,
+		       strerror(ret));
+		return ret;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_RTS;
+	if (rdma_init_qp_attr(id, &attr, &mask))
+		return errno;
+	attr.max_rd_atomic = (uint8_t)(rd_out ? rd_out : 1);
+	mask |= IBV_QP_MAX_QP_RD_ATOMIC;
+	ret = ibv_modify_qp(qp->qp, &attr, mask);
+	if (ret)
+		ND_ERR(VERBS_LOG, "QP %u to RTS: %s", qp->qp->qp_num,
+		       strerror(ret));
+	return ret;
+}
+
+static nd_status verbs_qp_flush(struct nd_qp_base *b)
+{
+	struct verbs_qp *qp = container_of(b, struct verbs_qp, base);
+	struct verbs_adapter *a = qp->ad;
+
+	pthread_mutex_lock(&a->cm_lock);
+	verbs_qp_to_error(qp);
+	if (qp->state == VQP_INIT)
+		qp->state = VQP_FLUSHED;
+	else if (qp->state == VQP_CONNECTED)
+		qp->state = VQP_DEAD;
+	pthread_mutex_unlock(&a->cm_lock);
+	return ND_SUCCESS;
+}
+
+static const struct nd_qp_ops verbs_qp_ops = {
+    .flush = verbs_qp_flush,
+};
+
+static void verbs_qp_close(struct nd_object *obj)
+{
+	struct verbs_qp *qp = container_of(obj, struct verbs_qp, base.obj);
+	struct verbs_adapter *a = qp->ad;
+
+	pthread_mutex_lock(&a->cm_lock);
+	if (qp->conn)
+		verbs_conn_qp_closed(qp->conn);
+	verbs_qp_to_error(qp);
+	qp->state = VQP_DEAD;
+	pthread_mutex_unlock(&a->cm_lock);
+}
+
+static void verbs_qp_destroy(struct nd_object *obj)
+{
+	struct verbs_qp *qp = container_of(obj, struct verbs_qp, base.obj);
+	uint32_t qpn = qp->qp->qp_num;
+	int ret;
+
+	ret = ibv_destroy_qp(qp->qp);
+	if (ret)
+		ND_ERR(VERBS_LOG, "ibv_destroy_qp: %s", strerror(ret));
+	if (qp->srq)
+		verbs_qpn_del(qp->ad, qpn);
+	/* Stale completions may still name the ring: the CQs keep it. */
+	qp->ring->refs = qp->scq == qp->rcq ? 1 : 2;
+	verbs_cq_retire_ring(qp->scq, qp->ring);
+	if (qp->rcq != qp->scq)
+		verbs_cq_retire_ring(qp->rcq, qp->ring);
+	free(qp);
+}
+
+static const struct nd_object_ops verbs_qp_obj_ops = {
+    .close = verbs_qp_close,
+    .destroy = verbs_qp_destroy,
+};
+
+static uint32_t verbs_pow2(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static struct verbs_ring *verbs_ring_new(struct verbs_qp *qp, void *context)
+{
+	uint32_t ns = verbs_pow2(qp->sq_depth ? qp->sq_depth : 1);
+	uint32_t nr = qp->srq ? 0 : verbs_pow2(qp->rq_depth ? qp->rq_depth : 1);
+	struct verbs_ring *r;
+
+	if (posix_memalign((void **)&r, 64, sizeof(*r)))
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	r->sq = calloc(ns + nr, sizeof(struct verbs_slot));
+	if (!r->sq) {
+		free(r);
+		return NULL;
+	}
+	r->rq = r->sq + ns;
+	for (uint32_t i = 0; i < ns; i++) {
+		r->sq[i].qp_ctx = context;
+		r->sq[i].tail = &r->sq_tail;
+		r->sq[i].kind = VERBS_SLOT_RING;
+	}
+	for (uint32_t i = 0; i < nr; i++) {
+		r->rq[i].qp_ctx = context;
+		r->rq[i].tail = &r->rq_tail;
+		r->rq[i].kind = VERBS_SLOT_RING;
+		r->rq[i].type = ND_REQUEST_TYPE_RECEIVE;
+	}
+	qp->sq_mask = ns - 1;
+	qp->rq_mask = nr ? nr - 1 : 0;
+	return r;
+}
+
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
+			  struct nd_cq *scqp, struct nd_srq *srqp,
+			  void *context, uint32_t rq_depth, uint32_t sq_depth,
+			  uint32_t max_recv_sge, uint32_t max_send_sge,
+			  uint32_t inline_size, struct nd_qp **out)
+{
+	struct verbs_adapter *a = verbs_adapter_of(ab);
+	struct verbs_qp *qp;
+	struct ibv_qp_init_attr ia;
+	nd_status st = ND_INSUFFICIENT_RESOURCES;
+	int ret;
+
+	qp = calloc(1, sizeof(*qp));
+	if (!qp)
+		return ND_NO_MEMORY;
+	qp->ad = a;
+	qp->rcq = container_of(nd_cq_base_of(rcqp), struct verbs_cq, base);
+	qp->scq = container_of(nd_cq_base_of(scqp), struct verbs_cq, base);
+	qp->srq =
+	    srqp ? container_of(nd_srq_base_of(srqp), struct verbs_srq, base)
+		 : NULL;
+	qp->sq_depth = sq_depth;
+	qp->rq_depth = qp->srq ? 0 : rq_depth;
+	qp->max_send_sge = max_send_sge;
+	qp->max_recv_sge = max_recv_sge;
+	qp->max_read_sge = max_send_sge < a->base.info.max_read_sge
+			       ? max_send_sge
+			       : a->base.info.max_read_sge;
+	qp->max_msg = a->max_msg;
+
+	memset(&ia, 0, sizeof(ia));
+	ia.qp_context = qp;
+	ia.send_cq = qp->scq->cq;
+	ia.recv_cq = qp->rcq->cq;
+	ia.srq = qp->srq ? qp->srq->srq : NULL;
+	ia.cap.max_send_wr = max_u32(sq_depth, 1);
+	ia.cap.max_recv_wr = qp->srq ? 0 : max_u32(rq_depth, 1);
+	ia.cap.max_send_sge = max_u32(max_send_sge, 1);
+	ia.cap.max_recv_sge = qp->srq ? 0 : max_u32(max_recv_sge, 1);
+	ia.cap.max_inline_data = inline_size;
+	ia.qp_type = IBV_QPT_RC;
+	qp->qp = ibv_create_qp(a->pd, &ia);
+	if (!qp->qp) {
+		ND_ERR(VERBS_LOG,
+		       "ibv_create_qp(rq %u sq %u sge %u/%u "
+		       "inline %u): %s",
+		       rq_depth, sq_depth, max_recv_sge, max_send_sge,
+		       inline_size, strerror(errno));
+		st = verbs_errno_status(errno);
+		if (st == ND_INVALID_PARAMETER || st == ND_UNSUCCESSFUL)
+			st = ND_INSUFFICIENT_RESOURCES;
+		free(qp);
+		return st;
+	}
+	qp->max_inline = ia.cap.max_inline_data;
+	qp->ring = verbs_ring_new(qp, context);
+	if (!qp->ring)
+		goto err_qp;
+	ret = verbs_qp_init(qp, a->port);
+	if (ret) {
+		ND_ERR(VERBS_LOG, "QP %u to INIT: %s", qp->qp->qp_num,
+		       strerror(ret));
+		goto err_ring;
+	}
+	if (qp->srq)
+		verbs_qpn_add(a, qp->qp->qp_num, context);
+	nd_object_init(&qp->base.obj, ND_OBJ_QP,
+		       qp->srq ? &verbs_qp_fast_srq : &verbs_qp_fast,
+		       &verbs_qp_obj_ops, ab);
+	qp->base.ops = &verbs_qp_ops;
+	qp->base.context = context;
+	*out = &qp->base.pub;
+	return ND_SUCCESS;
+
+err_ring:
+	free(qp->ring->sq);
+	free(qp->ring);
+err_qp:
+	ibv_destroy_qp(qp->qp);
+	free(qp);
+	return st;
+}
+
+/* ---------------------------------------------------------------------------
+ * Shared receive queues
+ */
+
+static nd_status verbs_srq_receive(struct nd_srq *pub, void *ctx,
+				   const struct nd_sge *sge, uint32_t nsge)
+{
+	struct verbs_srq *srq = container_of(pub, struct verbs_srq, base.pub);
+	struct ibv_recv_wr wr, *bad;
+	struct verbs_slot *slots, *s = NULL;
+	uint32_t n, i, idx = 0;
+	int ret;
+
+	if (__builtin_expect(nsge > srq->max_sge, 0))
+		return ND_DATA_OVERRUN;
+	if (__builtin_expect(
+		__atomic_load_n(&srq->posted, __ATOMIC_RELAXED) -
+			__atomic_load_n(&srq->completed, __ATOMIC_ACQUIRE) >=
+		    __atomic_load_n(&srq->depth, __ATOMIC_RELAXED),
+		0))
+		return ND_NO_MORE_ENTRIES;
+	if (__builtin_expect(verbs_sge_bytes(sge, nsge) > srq->ad->max_msg, 0))
+		return ND_BUFFER_OVERFLOW;
+	slots = __atomic_load_n(&srq->slots, __ATOMIC_ACQUIRE);
+	n = __atomic_load_n(&srq->nslots, __ATOMIC_ACQUIRE);
+	for (i = 0; i < n; i++) {
+		uint8_t zero = 0;
+		idx = (srq->hint + i) % n;
+		if (!__atomic_load_n(&slots[idx].busy, __ATOMIC_ACQUIRE) &&
+		    __atomic_compare_exchange_n(&slots[idx].busy, &zero, 1,
+						false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			s = &slots[idx];
+			break;
+		}
+	}
+	if (__builtin_expect(!s, 0))
+		return ND_NO_MORE_ENTRIES;
+	s->ctx = ctx;
+	wr.wr_id = (uintptr_t)s;
+	wr.next = NULL;
+	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
+	wr.num_sge = (int)nsge;
+	ret = ibv_post_srq_recv(srq->srq, &wr, &bad);
+	if (__builtin_expect(ret, 0)) {
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+		return verbs_post_error(ret);
+	}
+	srq->hint = idx + 1;
+	__atomic_add_fetch(&srq->posted, 1, __ATOMIC_RELEASE);
+	return ND_SUCCESS;
+}
+
+static const struct nd_srq_fast_ops verbs_srq_fast = {
+    .receive = verbs_srq_receive,
+};
+
+static uint32_t verbs_srq_count(struct verbs_srq *srq)
+{
+	return __atomic_load_n(&srq->posted, __ATOMIC_ACQUIRE) -
+	       __atomic_load_n(&srq->completed, __ATOMIC_ACQUIRE);
+}
+
+/* Arms the SRQ limit event. srq->lock held. */
+static int verbs_srq_arm(struct verbs_srq *srq)
+{
+	struct ibv_srq_attr attr = {.srq_limit = srq->threshold};
+
+	return ibv_modify_srq(srq->srq, &attr, IBV_SRQ_LIMIT);
+}
+
+static nd_status verbs_srq_notify(struct nd_srq_base *b,
+				  struct nd_overlapped *ov)
+{
+	struct verbs_srq *srq = container_of(b, struct verbs_srq, base);
+	nd_status st = ND_PENDING;
+	int ret;
+
+	pthread_mutex_lock(&srq->lock);
+	if (srq->threshold && verbs_srq_count(srq) < srq->threshold) {
+		st = ND_SUCCESS;
+	} else {
+		if (srq->threshold) {
+			ret = verbs_srq_arm(srq);
+			if (ret) {
+				ND_ERR(VERBS_LOG, "ibv_modify_srq(limit): %s",
+				       strerror(ret));
+				pthread_mutex_unlock(&srq->lock);
+				return verbs_errno_status(ret);
+			}
+		}
+		nd_ov_begin(&srq->base.obj, ov, 0, NULL);
+	}
+	pthread_mutex_unlock(&srq->lock);
+	return st;
+}
+
+void verbs_srq_limit_event(struct verbs_srq *srq)
+{
+	pthread_mutex_lock(&srq->lock);
+	nd_ov_finish_all(&srq->base.obj, 0, ND_SUCCESS);
+	pthread_mutex_unlock(&srq->lock);
+}
+
+static nd_status verbs_srq_grow_slots(struct verbs_srq *srq, uint32_t n)
+{
+	struct verbs_slot *ns = calloc(n, sizeof(*ns));
+	void **old =
+	    realloc(srq->old_slots, (srq->nold + 1) * sizeof(*srq->old_slots));
+
+	if (!ns || !old) {
+		free(ns);
+		if (old)
+			srq->old_slots = old;
+		return ND_NO_MEMORY;
+	}
+	srq->old_slots = old;
+	for (uint32_t i = 0; i < n; i++) {
+		ns[i].kind = VERBS_SLOT_SRQ;
+		ns[i].type = ND_REQUEST_TYPE_RECEIVE;
+		ns[i].srq = srq;
+	}
+	if (srq->slots)
+		srq->old_slots[srq->nold++] = srq->slots;
+	__atomic_store_n(&srq->nslots, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&srq->slots, ns, __ATOMIC_RELEASE);
+	__atomic_store_n(&srq->nslots, n, __ATOMIC_RELEASE);
+	return ND_SUCCESS;
+}
+
+static nd_status verbs_srq_modify(struct nd_srq_base *b, uint32_t depth,
+				  uint32_t threshold)
+{
+	struct verbs_srq *srq = container_of(b, struct verbs_srq, base);
+	nd_status st = ND_SUCCESS;
+
+	pthread_mutex_lock(&srq->lock);
+	if (depth) {
+		if (depth < verbs_srq_count(srq)) {
+			st = ND_BUFFER_OVERFLOW;
+			goto out;
+		}
+		if (depth > srq->cap) {
+			struct ibv_srq_attr attr = {.max_wr = depth};
+			int ret;
+			if (!srq->ad->srq_resize) {
+				st = ND_INSUFFICIENT_RESOURCES;
+				goto out;
+			}
+			ret = ibv_modify_srq(srq->srq, &attr, IBV_SRQ_MAX_WR);
+			if (ret) {
+				st = verbs_errno_status(ret);
+				goto out;
+			}
+			if (!ibv_query_srq(srq->srq, &attr))
+				srq->cap = attr.max_wr;
+			else
+				srq->cap = depth;
+		}
+		if (2 * depth > srq->nslots) {
+			st = verbs_srq_grow_slots(srq, 2 * depth);
+			if (st != ND_SUCCESS)
+				goto out;
+		}
+		__atomic_store_n(&srq->depth, depth, __ATOMIC_RELEASE);
+	}
+	if (threshold) {
+		srq->threshold = threshold;
+		if (nd_ov_pending(&srq->base.obj, 0)) {
+			if (verbs_srq_count(srq) < threshold)
+				nd_ov_finish_all(&srq->base.obj, 0, ND_SUCCESS);
+			else
+				verbs_srq_arm(srq);
+		}
+	}
+out:
+	pthread_mutex_unlock(&srq->lock);
+	return st;
+}
+
+static const struct nd_srq_ops verbs_srq_ops = {
+    .get_notify_affinity = NULL,
+    .modify = verbs_srq_modify,
+    .notify = verbs_srq_notify,
+};
+
+static void verbs_srq_destroy(struct nd_object *obj)
+{
+	struct verbs_srq *srq = container_of(obj, struct verbs_srq, base.obj);
+	int ret = ibv_destroy_srq(srq->srq);
+
+	if (ret)
+		ND_ERR(VERBS_LOG, "ibv_destroy_srq: %s", strerror(ret));
+	for (unsigned i = 0; i < srq->nold; i++)
+		free(srq->old_slots[i]);
+	free(srq->old_slots);
+	free(srq->slots);
+	pthread_mutex_destroy(&srq->lock);
+	free(srq);
+}
+
+static const struct nd_object_ops verbs_srq_obj_ops = {
+    .destroy = verbs_srq_destroy,
+};
+
+nd_status verbs_create_srq(struct nd_adapter_base *ab, uint32_t depth,
+			   uint32_t max_sge, uint32_t threshold, uint16_t group,
+			   uint64_t affinity, struct nd_srq **out)
+{
+	struct verbs_adapter *a = verbs_adapter_of(ab);
+	struct ibv_srq_init_attr ia;
+	struct verbs_srq *srq;
+
+	(void)group;
+	(void)affinity;
+	if (depth == 0 || depth > a->base.info.max_shared_receive_queue_depth)
+		return ND_INVALID_PARAMETER_3;
+	if (max_sge > a->max_srq_sge)
+		return ND_INVALID_PARAMETER_4;
+	srq = calloc(1, sizeof(*srq));
+	if (!srq)
+		return ND_NO_MEMORY;
+	srq->ad = a;
+	srq->max_sge = max_sge;
+	srq->depth = depth;
+	srq->threshold = threshold;
+	pthread_mutex_init(&srq->lock, NULL);
+	if (verbs_srq_grow_slots(srq, 2 * depth) != ND_SUCCESS) {
+		pthread_mutex_destroy(&srq->lock);
+		free(srq);
+		return ND_NO_MEMORY;
+	}
+	memset(&ia, 0, sizeof(ia));
+	ia.srq_context = srq;
+	ia.attr.max_wr = depth;
+	ia.attr.max_sge = max_sge ? max_sge : 1;
+	srq->srq = ibv_create_srq(a->pd, &ia);
+	if (!srq->srq) {
+		nd_status st = verbs_errno_status(errno);
+		ND_ERR(VERBS_LOG, "ibv_create_srq(%u, %u): %s", depth, max_sge,
+		       strerror(errno));
+		free(srq->slots);
+		pthread_mutex_destroy(&srq->lock);
+		free(srq);
+		return st == ND_INVALID_PARAMETER ? ND_INSUFFICIENT_RESOURCES
+						  : st;
+	}
+	srq->cap = ia.attr.max_wr > depth ? ia.attr.max_wr : depth;
+	nd_object_init(&srq->base.obj, ND_OBJ_SRQ, &verbs_srq_fast,
+		       &verbs_srq_obj_ops, ab);
+	srq->base.ops = &verbs_srq_ops;
+	*out = &srq->base.pub;
+	return ND_SUCCESS;
+}
