@@ -372,8 +372,8 @@ static nd_status conn_accept(struct nd_connector_base *b,
 		goto out;
 	}
 	/* §16: never more than the peer asked for */
-	ird = min32(ird, c->peer_ird);
-	ord = min32(ord, c->peer_ord);
+	ird = min32(ird, c->peer_ord);
+	ord = min32(ord, c->peer_ird);
 	tcp_poll_del(c->ad, &r->pl);
 	fd = r->pl.fd;
 	r->pl.fd = -1;

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "conf_util.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void nap(void)
+{
+	struct timespec ts = {0, 200000}; /* 0.2 ms */
+
+	nanosleep(&ts, NULL);
+}
+
+bool tc_open(struct tc *t)
+{
+	const char *a = getenv("ND_TEST_ADDR");
+	uint32_t size = sizeof(t->info);
+
+	memset(t, 0, sizeof(*t));
+	if (!a || !*a)
+		a = "127.0.0.1";
+	if (strchr(a, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&t->addr;
+		s6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, a, &s6->sin6_addr), 1);
+		t->addr_len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&t->addr;
+		s4->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, a, &s4->sin_addr), 1);
+		t->addr_len = sizeof(*s4);
+	}
+	if (nd_open_adapter((struct sockaddr *)&t->addr, t->addr_len, &t->ad) !=
+	    ND_SUCCESS)
+		return false;
+	t->info.info_version = ND_VERSION_2;
+	assert_int_equal(nd_adapter_query(t->ad, &t->info, &size), ND_SUCCESS);
+	return true;
+}
+
+void tc_close(struct tc *t)
+{
+	if (t->ad)
+		assert_int_equal(nd_adapter_release(t->ad), ND_SUCCESS);
+	t->ad = NULL;
+}
+
+nd_status tc_wait_ov(void *obj, struct nd_overlapped *ov, nd_status st,
+		     int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	if (st != ND_PENDING)
+		return st;
+	while ((st = nd_get_overlapped_result(obj, ov, false)) == ND_PENDING &&
+	       now_ms() < end)
+		nap();
+	return st;
+}
+
+bool tc_wait_cq(struct nd_cq *cq, struct nd_result *r, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	do {
+		if (nd_cq_get_results(cq, r, 1) == 1)
+			return true;
+		nap();
+	} while (now_ms() < end);
+	return false;
+}
+
+struct nd_mr *tc_reg(struct tc *t, void *buf, size_t len, uint32_t flags)
+{
+	struct nd_mr *mr;
+	struct nd_overlapped ov;
+
+	assert_int_equal(nd_adapter_create_mr(t->ad, &mr), ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(mr, &ov,
+				    nd_mr_register(mr, buf, len, flags, &ov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	return mr;
+}
+
+void tc_dereg(struct nd_mr *mr)
+{
+	struct nd_overlapped ov;
+
+	assert_int_equal(
+	    tc_wait_ov(mr, &ov, nd_mr_deregister(mr, &ov), TC_TIMEOUT_MS),
+	    ND_SUCCESS);
+	assert_int_equal(nd_mr_release(mr), ND_SUCCESS);
+}
+
+void tc_sges(struct nd_sge *sge, uint32_t n, void *buf, uint32_t len,
+	     struct nd_mr *mr)
+{
+	uint32_t per = n ? len / n : 0, off = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t l = i + 1 == n ? len - off : per;
+		sge[i].buffer = (char *)buf + off;
+		sge[i].buffer_length = l;
+		sge[i].memory_region_token = mr ? nd_mr_get_local_token(mr) : 0;
+		off += l;
+	}
+}
+
+void tc_fill(void *buf, size_t len, uint32_t seed)
+{
+	uint8_t *p = buf;
+	uint32_t x = seed * 2654435761u + 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		p[i] = (uint8_t)(x >> 16);
+	}
+}
+
+void *tc_alloc(size_t len)
+{
+	void *p = NULL;
+
+	assert_int_equal(posix_memalign(&p, 4096, len ? len : 1), 0);
+	memset(p, 0, len ? len : 1);
+	return p;
+}
+
+static uint32_t or_default(uint32_t v, uint32_t d)
+{
+	return v ? v : d;
+}
+
+void tc_pair_init(struct tc *t, struct tc_pair *p,
+		  const struct tc_pair_cfg *cfg)
+{
+	static const struct tc_pair_cfg none;
+	uint32_t depth, sge, cqd;
+
+	if (!cfg)
+		cfg = &none;
+	memset(p, 0, sizeof(*p));
+	p->t = t;
+	depth = or_default(cfg->depth, 16);
+	sge = or_default(cfg->sge, 1);
+	cqd = 4 * depth;
+	if (cqd > t->info.max_completion_queue_depth)
+		cqd = t->info.max_completion_queue_depth;
+	if (cfg->acq) {
+		p->acq = cfg->acq;
+	} else {
+		assert_int_equal(
+		    nd_adapter_create_cq(t->ad, cqd, 0, 0, &p->acq),
+		    ND_SUCCESS);
+		p->own_acq = true;
+	}
+	if (cfg->pcq) {
+		p->pcq = cfg->pcq;
+	} else {
+		assert_int_equal(
+		    nd_adapter_create_cq(t->ad, cqd, 0, 0, &p->pcq),
+		    ND_SUCCESS);
+		p->own_pcq = true;
+	}
+	assert_int_equal(nd_adapter_create_qp(t->ad, p->acq, p->acq, cfg->actx,
+					      depth, depth, sge, sge,
+					      cfg->inline_size, &p->aqp),
+			 ND_SUCCESS);
+	if (cfg->psrq)
+		assert_int_equal(nd_adapter_create_qp_with_srq(
+				     t->ad, p->pcq, p->pcq, cfg->psrq,
+				     cfg->pctx, depth, sge, cfg->inline_size,
+				     &p->pqp),
+				 ND_SUCCESS);
+	else
+		assert_int_equal(
+		    nd_adapter_create_qp(t->ad, p->pcq, p->pcq, cfg->pctx,
+					 depth, depth, sge, sge,
+					 cfg->inline_size, &p->pqp),
+		    ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_connector(t->ad, &p->ac),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_connector(t->ad, &p->pc),
+			 ND_SUCCESS);
+}
+
+/* A listener on ND_TEST_ADDR, port chosen by the provider; *dest gets it. */
+void tc_listen(struct tc_pair *p, struct sockaddr_storage *dest,
+	       uint32_t *dest_len)
+{
+	struct tc *t = p->t;
+
+	assert_int_equal(nd_adapter_create_listener(t->ad, &p->l), ND_SUCCESS);
+	assert_int_equal(
+	    nd_listener_bind(p->l, (struct sockaddr *)&t->addr, t->addr_len),
+	    ND_SUCCESS);
+	assert_int_equal(nd_listener_listen(p->l, 0), ND_SUCCESS);
+	*dest_len = sizeof(*dest);
+	assert_int_equal(nd_listener_get_local_address(
+			     p->l, (struct sockaddr *)dest, dest_len),
+			 ND_SUCCESS);
+}
+
+void tc_pair_connect(struct tc_pair *p)
+{
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct nd_overlapped gov, cov, aov, ccov;
+
+	tc_listen(p, &dest, &dest_len);
+	nd_status gst = nd_listener_get_connection_request(p->l, p->pc, &gov);
+	nd_status cst =
+	    nd_connector_connect(p->ac, p->aqp, (struct sockaddr *)&dest,
+				 dest_len, 4, 4, NULL, 0, &cov);
+	assert_int_equal(tc_wait_ov(p->l, &gov, gst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	nd_status ast = nd_connector_accept(p->pc, p->pqp, 4, 4, NULL, 0, &aov);
+	assert_int_equal(tc_wait_ov(p->ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p->ac, &ccov,
+				    nd_connector_complete_connect(p->ac, &ccov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p->pc, &aov, ast, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+}
+
+void tc_pair_fini(struct tc_pair *p)
+{
+	if (p->ac)
+		nd_connector_release(p->ac);
+	if (p->pc)
+		nd_connector_release(p->pc);
+	if (p->l)
+		nd_listener_release(p->l);
+	if (p->aqp)
+		nd_qp_release(p->aqp);
+	if (p->pqp)
+		nd_qp_release(p->pqp);
+	if (p->own_acq)
+		nd_cq_release(p->acq);
+	if (p->own_pcq)
+		nd_cq_release(p->pcq);
+	memset(p, 0, sizeof(*p));
+}

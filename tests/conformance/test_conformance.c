@@ -1,0 +1,904 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The conformance scenarios: one suite for every provider and device.
+ * Written against nd.h only. The connecting (active) side always sends the
+ * first message (iWARP rule). Data is checked byte for byte; nothing is
+ * timed; every wait is bounded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "conf_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MiB (1024u * 1024u)
+
+static const uint32_t sizes[] = {0, 1, 4095, 65536, MiB, 16 * MiB};
+#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+
+static int setup(void **state)
+{
+	struct tc *t = calloc(1, sizeof(*t));
+
+	if (!t || !tc_open(t)) {
+		print_error("no adapter serves ND_TEST_ADDR=%s\n",
+			    getenv("ND_TEST_ADDR") ? getenv("ND_TEST_ADDR")
+						   : "127.0.0.1");
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct tc *t = *state;
+
+	tc_close(t);
+	free(t);
+	return 0;
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint32_t max_sge(struct tc *t, bool read)
+{
+	uint32_t m =
+	    min_u32(t->info.max_initiator_sge, t->info.max_receive_sge);
+
+	if (read)
+		m = min_u32(m, t->info.max_read_sge);
+	return min_u32(m, 64);
+}
+
+static struct nd_result wait_one(struct nd_cq *cq, int timeout_ms)
+{
+	struct nd_result r;
+
+	memset(&r, 0, sizeof(r));
+	if (!tc_wait_cq(cq, &r, timeout_ms))
+		fail_msg("no completion within %d ms", timeout_ms);
+	return r;
+}
+
+static void expect_result(struct nd_cq *cq, nd_status st, int32_t type,
+			  void *ctx)
+{
+	struct nd_result r = wait_one(cq, TC_TIMEOUT_MS);
+
+	if (r.status != st)
+		fail_msg("completion status %s, expected %s",
+			 nd_strerror(r.status), nd_strerror(st));
+	assert_int_equal(r.request_type, type);
+	assert_ptr_equal(r.request_context, ctx);
+}
+
+/* --- send / receive ------------------------------------------------------ */
+
+static void send_receive_sges(struct tc *t, uint32_t nsge)
+{
+	struct tc_pair p;
+	struct tc_pair_cfg cfg = {.sge = nsge};
+	struct nd_sge sge[64];
+
+	tc_pair_init(t, &p, &cfg);
+	tc_pair_connect(&p);
+	for (unsigned i = 0; i < NSIZES; i++) {
+		uint32_t size = sizes[i];
+		uint8_t *src = tc_alloc(size), *dst = tc_alloc(size);
+		struct nd_mr *smr = tc_reg(t, src, size ? size : 1,
+					   ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+		struct nd_mr *dmr = tc_reg(t, dst, size ? size : 1,
+					   ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+
+		tc_fill(src, size, i + nsge);
+		tc_sges(sge, nsge, dst, size, dmr);
+		assert_int_equal(nd_qp_receive(p.pqp, dst, sge, nsge),
+				 ND_SUCCESS);
+		tc_sges(sge, nsge, src, size, smr);
+		assert_int_equal(nd_qp_send(p.aqp, src, sge, nsge, 0),
+				 ND_SUCCESS);
+		expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, src);
+		struct nd_result r = wait_one(p.pcq, TC_TIMEOUT_MS);
+		assert_int_equal(r.status, ND_SUCCESS);
+		assert_int_equal(r.request_type, ND_REQUEST_TYPE_RECEIVE);
+		assert_ptr_equal(r.request_context, dst);
+		assert_int_equal(r.bytes_transferred, size);
+		assert_memory_equal(src, dst, size ? size : 1);
+		tc_dereg(smr);
+		tc_dereg(dmr);
+		free(src);
+		free(dst);
+	}
+	tc_pair_fini(&p);
+}
+
+static void test_send_receive(void **state)
+{
+	struct tc *t = *state;
+
+	send_receive_sges(t, 1);
+	if (max_sge(t, false) > 1)
+		send_receive_sges(t, max_sge(t, false));
+}
+
+/* A zero-SGE send consumes a receive and completes it with 0 bytes. */
+static void test_zero_byte_send(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)1, NULL, 0), ND_SUCCESS);
+	tc_pair_connect(&p);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)2, NULL, 0, 0), ND_SUCCESS);
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, (void *)2);
+	struct nd_result r = wait_one(p.pcq, TC_TIMEOUT_MS);
+	assert_int_equal(r.status, ND_SUCCESS);
+	assert_int_equal(r.bytes_transferred, 0);
+	assert_ptr_equal(r.request_context, (void *)1);
+	tc_pair_fini(&p);
+}
+
+/* --- RDMA write and read ------------------------------------------------ */
+
+static void write_read_sges(struct tc *t, uint32_t nsge)
+{
+	struct tc_pair p;
+	struct tc_pair_cfg cfg = {.sge = nsge};
+	struct nd_sge sge[64];
+
+	tc_pair_init(t, &p, &cfg);
+	tc_pair_connect(&p);
+	for (unsigned i = 0; i < NSIZES; i++) {
+		uint32_t size = sizes[i], alloc = size ? size : 1;
+		uint8_t *src = tc_alloc(size), *sink = tc_alloc(size);
+		uint8_t *target = tc_alloc(size);
+		struct nd_mr *smr =
+		    tc_reg(t, src, alloc, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+		struct nd_mr *kmr = tc_reg(t, sink, alloc,
+					   ND_MR_FLAG_ALLOW_LOCAL_WRITE |
+					       ND_MR_FLAG_RDMA_READ_SINK);
+		struct nd_mr *tmr = tc_reg(t, target, alloc,
+					   ND_MR_FLAG_ALLOW_REMOTE_WRITE |
+					       ND_MR_FLAG_ALLOW_REMOTE_READ);
+		uint32_t token = nd_mr_get_remote_token(tmr);
+
+		tc_fill(src, size, 100 + i);
+		tc_sges(sge, nsge, src, size, smr);
+		assert_int_equal(nd_qp_write(p.aqp, src, sge, nsge,
+					     (uintptr_t)target, token, 0),
+				 ND_SUCCESS);
+		expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_WRITE, src);
+		assert_memory_equal(src, target, alloc);
+
+		tc_sges(sge, nsge, sink, size, kmr);
+		assert_int_equal(nd_qp_read(p.aqp, sink, sge, nsge,
+					    (uintptr_t)target, token, 0),
+				 ND_SUCCESS);
+		expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_READ, sink);
+		assert_memory_equal(src, sink, alloc);
+		tc_dereg(smr);
+		tc_dereg(kmr);
+		tc_dereg(tmr);
+		free(src);
+		free(sink);
+		free(target);
+	}
+	tc_pair_fini(&p);
+}
+
+static void test_write_read(void **state)
+{
+	struct tc *t = *state;
+
+	write_read_sges(t, 1);
+	if (max_sge(t, true) > 1)
+		write_read_sges(t, max_sge(t, true));
+}
+
+/* --- inline and silent success ------------------------------------------ */
+
+static void test_inline(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	uint32_t n = min_u32(t->info.max_inline_data_size, 64);
+	struct tc_pair_cfg cfg = {.sge = 2, .inline_size = n};
+	uint8_t data[64], *dst, *target;
+	struct nd_sge sge[2];
+
+	if (n < 2)
+		TC_SKIP("the adapter has no inline data");
+	if (max_sge(t, false) < 2)
+		cfg.sge = 1;
+	dst = tc_alloc(n);
+	target = tc_alloc(n);
+	struct nd_mr *dmr = tc_reg(t, dst, n, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	struct nd_mr *tmr = tc_reg(t, target, n, ND_MR_FLAG_ALLOW_REMOTE_WRITE);
+	tc_pair_init(t, &p, &cfg);
+	tc_sges(sge, 1, dst, n, dmr);
+	assert_int_equal(nd_qp_receive(p.pqp, dst, sge, 1), ND_SUCCESS);
+	tc_pair_connect(&p);
+
+	/* unregistered stack data, two SGEs, token ignored */
+	tc_fill(data, n, 7);
+	tc_sges(sge, 2, data, n, NULL);
+	assert_int_equal(nd_qp_send(p.aqp, data, sge, 2, ND_OP_FLAG_INLINE),
+			 ND_SUCCESS);
+	memset(data, 0xee, sizeof(data)); /* reusable once the call returns */
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, data);
+	struct nd_result r = wait_one(p.pcq, TC_TIMEOUT_MS);
+	assert_int_equal(r.status, ND_SUCCESS);
+	assert_int_equal(r.bytes_transferred, n);
+	tc_fill(data, n, 7);
+	assert_memory_equal(dst, data, n);
+
+	tc_sges(sge, 1, data, n, NULL);
+	assert_int_equal(nd_qp_write(p.aqp, target, sge, 1, (uintptr_t)target,
+				     nd_mr_get_remote_token(tmr),
+				     ND_OP_FLAG_INLINE),
+			 ND_SUCCESS);
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_WRITE, target);
+	assert_memory_equal(target, data, n);
+	tc_pair_fini(&p);
+	tc_dereg(dmr);
+	tc_dereg(tmr);
+	free(dst);
+	free(target);
+}
+
+static void test_silent_success(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct nd_result r[4];
+
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)1, NULL, 0), ND_SUCCESS);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)2, NULL, 0), ND_SUCCESS);
+	tc_pair_connect(&p);
+	assert_int_equal(
+	    nd_qp_send(p.aqp, (void *)11, NULL, 0, ND_OP_FLAG_SILENT_SUCCESS),
+	    ND_SUCCESS);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)12, NULL, 0, 0), ND_SUCCESS);
+	/* requests complete in order: the silent one would come first */
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, (void *)12);
+	assert_int_equal(nd_cq_get_results(p.acq, r, 4), 0);
+	expect_result(p.pcq, ND_SUCCESS, ND_REQUEST_TYPE_RECEIVE, (void *)1);
+	expect_result(p.pcq, ND_SUCCESS, ND_REQUEST_TYPE_RECEIVE, (void *)2);
+	tc_pair_fini(&p);
+}
+
+/* --- protection ----------------------------------------------------------- */
+
+enum violation {
+	V_OUT_OF_BOUNDS,
+	V_WRONG_TOKEN,
+	V_READ_ONLY_WINDOW,
+	V_INVALIDATED_WINDOW,
+};
+
+static void violation(struct tc *t, enum violation v, const char *name)
+{
+	struct tc_pair p;
+	struct nd_mw *mw = NULL;
+	uint8_t *src = tc_alloc(4096), *target = tc_alloc(4096);
+	struct nd_sge sge;
+	uint32_t token;
+	uint64_t addr = (uintptr_t)target;
+	nd_status st;
+
+	if (v >= V_READ_ONLY_WINDOW) {
+		st = nd_adapter_create_mw(t->ad, &mw);
+		if (st == ND_NOT_SUPPORTED) {
+			free(src);
+			free(target);
+			print_message("SKIP %s: memory windows not supported\n",
+				      name);
+			skip();
+		}
+		assert_int_equal(st, ND_SUCCESS);
+	}
+	struct nd_mr *smr = tc_reg(t, src, 4096, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	struct nd_mr *tmr = tc_reg(t, target, 4096,
+				   ND_MR_FLAG_ALLOW_REMOTE_WRITE |
+				       ND_MR_FLAG_ALLOW_REMOTE_READ);
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)0x77, NULL, 0),
+			 ND_SUCCESS);
+	tc_pair_connect(&p);
+	token = nd_mr_get_remote_token(tmr);
+	tc_sges(&sge, 1, src, 64, smr);
+
+	switch (v) {
+	case V_OUT_OF_BOUNDS:
+		addr += 4096 - 32;
+		break;
+	case V_WRONG_TOKEN:
+		token += 0x100;
+		break;
+	case V_READ_ONLY_WINDOW:
+	case V_INVALIDATED_WINDOW:
+		assert_int_equal(nd_qp_bind(p.pqp, (void *)0x55, tmr, mw,
+					    target, 4096,
+					    v == V_READ_ONLY_WINDOW
+						? ND_OP_FLAG_ALLOW_READ
+						: ND_OP_FLAG_ALLOW_READ |
+						      ND_OP_FLAG_ALLOW_WRITE),
+				 ND_SUCCESS);
+		token = nd_mw_get_remote_token(mw);
+		expect_result(p.pcq, ND_SUCCESS, ND_REQUEST_TYPE_BIND,
+			      (void *)0x55);
+		if (v == V_INVALIDATED_WINDOW) {
+			/* the window works before it is invalidated */
+			assert_int_equal(nd_qp_write(p.aqp, (void *)1, &sge, 1,
+						     addr, token, 0),
+					 ND_SUCCESS);
+			expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_WRITE,
+				      (void *)1);
+			assert_int_equal(
+			    nd_qp_invalidate(p.pqp, (void *)0x56, mw, 0),
+			    ND_SUCCESS);
+			expect_result(p.pcq, ND_SUCCESS,
+				      ND_REQUEST_TYPE_INVALIDATE, (void *)0x56);
+		}
+		break;
+	}
+	assert_int_equal(nd_qp_write(p.aqp, (void *)2, &sge, 1, addr, token, 0),
+			 ND_SUCCESS);
+	expect_result(p.acq, ND_ACCESS_VIOLATION, ND_REQUEST_TYPE_WRITE,
+		      (void *)2);
+	/* the connection is broken: the target's receive flushes */
+	expect_result(p.pcq, ND_CANCELED, ND_REQUEST_TYPE_RECEIVE,
+		      (void *)0x77);
+	tc_pair_fini(&p);
+	if (mw)
+		nd_mw_release(mw);
+	tc_dereg(smr);
+	tc_dereg(tmr);
+	free(src);
+	free(target);
+}
+
+static void test_violation_out_of_bounds(void **state)
+{
+	violation(*state, V_OUT_OF_BOUNDS, __func__);
+}
+
+static void test_violation_wrong_token(void **state)
+{
+	violation(*state, V_WRONG_TOKEN, __func__);
+}
+
+static void test_violation_read_only_window(void **state)
+{
+	violation(*state, V_READ_ONLY_WINDOW, __func__);
+}
+
+static void test_violation_invalidated_window(void **state)
+{
+	violation(*state, V_INVALIDATED_WINDOW, __func__);
+}
+
+/* --- receive too small ---------------------------------------------------- */
+
+static void test_receive_too_small(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	uint8_t *src = tc_alloc(64), *dst = tc_alloc(16);
+	struct nd_mr *smr = tc_reg(t, src, 64, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	struct nd_mr *dmr = tc_reg(t, dst, 16, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	struct nd_sge sge;
+
+	tc_pair_init(t, &p, NULL);
+	tc_sges(&sge, 1, dst, 16, dmr);
+	assert_int_equal(nd_qp_receive(p.pqp, dst, &sge, 1), ND_SUCCESS);
+	tc_pair_connect(&p);
+	tc_sges(&sge, 1, src, 64, smr);
+	assert_int_equal(nd_qp_send(p.aqp, src, &sge, 1, 0), ND_SUCCESS);
+	expect_result(p.pcq, ND_DATA_OVERRUN, ND_REQUEST_TYPE_RECEIVE, dst);
+	/* the sender's status varies by transport, but never REMOTE_ERROR */
+	struct nd_result r = wait_one(p.acq, TC_TIMEOUT_MS);
+	assert_int_equal(r.request_type, ND_REQUEST_TYPE_SEND);
+	assert_int_not_equal(r.status, ND_REMOTE_ERROR);
+	tc_pair_fini(&p);
+	tc_dereg(smr);
+	tc_dereg(dmr);
+	free(src);
+	free(dst);
+}
+
+/* --- flush, disconnect, notify ------------------------------------------ */
+
+static void test_flush_then_notify(void **state)
+{
+	struct tc *t = *state;
+	struct nd_cq *cq;
+	struct nd_qp *qp;
+	struct nd_overlapped ov;
+	struct nd_result r[4];
+
+	assert_int_equal(nd_adapter_create_cq(t->ad, 8, 0, 0, &cq), ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_qp(t->ad, cq, cq, (void *)9, 4, 4, 1, 1, 0, &qp),
+	    ND_SUCCESS);
+	assert_int_equal(nd_qp_receive(qp, (void *)1, NULL, 0), ND_SUCCESS);
+	assert_int_equal(nd_qp_receive(qp, (void *)2, NULL, 0), ND_SUCCESS);
+	assert_int_equal(nd_qp_flush(qp), ND_SUCCESS);
+	/* entries already waiting complete the notify at once */
+	assert_int_equal(tc_wait_ov(cq, &ov,
+				    nd_cq_notify(cq, ND_CQ_NOTIFY_ANY, &ov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	unsigned n = 0;
+	for (int i = 0; i < 100 && n < 2; i++) {
+		n += nd_cq_get_results(cq, r + n, 4 - n);
+		if (n < 2)
+			usleep(10000);
+	}
+	assert_int_equal(n, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(r[i].status, ND_CANCELED);
+		assert_int_equal(r[i].request_type, ND_REQUEST_TYPE_RECEIVE);
+		assert_ptr_equal(r[i].qp_context, (void *)9);
+		assert_ptr_equal(r[i].request_context,
+				 (void *)(uintptr_t)(i + 1));
+	}
+	nd_qp_release(qp);
+	nd_cq_release(cq);
+}
+
+static void test_notify_armed(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct nd_overlapped ov;
+	struct nd_result r;
+
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)1, NULL, 0), ND_SUCCESS);
+	tc_pair_connect(&p);
+	nd_status st = nd_cq_notify(p.pcq, ND_CQ_NOTIFY_ANY, &ov);
+	assert_int_equal(st, ND_PENDING); /* empty, idle CQ */
+	assert_int_equal(nd_qp_send(p.aqp, (void *)2, NULL, 0, 0), ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.pcq, &ov, st, TC_TIMEOUT_MS), ND_SUCCESS);
+	assert_int_equal(nd_cq_get_results(p.pcq, &r, 1), 1);
+	assert_int_equal(r.status, ND_SUCCESS);
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, (void *)2);
+	tc_pair_fini(&p);
+}
+
+static void test_disconnect_cancels(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct nd_overlapped nov, dov, dov2;
+
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)1, NULL, 0), ND_SUCCESS);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)2, NULL, 0), ND_SUCCESS);
+	assert_int_equal(nd_qp_receive(p.aqp, (void *)3, NULL, 0), ND_SUCCESS);
+	tc_pair_connect(&p);
+	/* the active side speaks first, then hangs up */
+	assert_int_equal(nd_qp_send(p.aqp, (void *)4, NULL, 0, 0), ND_SUCCESS);
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, (void *)4);
+	expect_result(p.pcq, ND_SUCCESS, ND_REQUEST_TYPE_RECEIVE, (void *)1);
+	nd_status nst = nd_connector_notify_disconnect(p.pc, &nov);
+	assert_true(nst == ND_PENDING || nst == ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.ac, &dov,
+				    nd_connector_disconnect(p.ac, &dov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	expect_result(p.acq, ND_CANCELED, ND_REQUEST_TYPE_RECEIVE, (void *)3);
+	nst = tc_wait_ov(p.pc, &nov, nst, TC_TIMEOUT_MS);
+	assert_true(nst == ND_SUCCESS || nst == ND_CONNECTION_DISCONNECTED);
+	expect_result(p.pcq, ND_CANCELED, ND_REQUEST_TYPE_RECEIVE, (void *)2);
+	/* disconnecting after the peer did still succeeds */
+	assert_int_equal(tc_wait_ov(p.pc, &dov2,
+				    nd_connector_disconnect(p.pc, &dov2),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	tc_pair_fini(&p);
+}
+
+/* --- connection establishment ------------------------------------------ */
+
+static void test_reject_by_passive(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct nd_overlapped gov, cov;
+
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(nd_qp_receive(p.aqp, (void *)1, NULL, 0), ND_SUCCESS);
+	tc_listen(&p, &dest, &dest_len);
+	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
+	nd_status cst =
+	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
+				 dest_len, 0, 0, NULL, 0, &cov);
+	assert_int_equal(tc_wait_ov(p.l, &gov, gst, TC_TIMEOUT_MS), ND_SUCCESS);
+	assert_int_equal(nd_connector_reject(p.pc, "no", 2), ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_CONNECTION_REFUSED);
+	/* a failed connect leaves the QP's receives posted */
+	struct nd_result r;
+	assert_int_equal(nd_cq_get_results(p.acq, &r, 1), 0);
+	tc_pair_fini(&p);
+}
+
+static void test_reject_by_active(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct nd_overlapped gov, cov, aov;
+
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
+	nd_status cst =
+	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
+				 dest_len, 0, 0, NULL, 0, &cov);
+	assert_int_equal(tc_wait_ov(p.l, &gov, gst, TC_TIMEOUT_MS), ND_SUCCESS);
+	nd_status ast = nd_connector_accept(p.pc, p.pqp, 0, 0, NULL, 0, &aov);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(nd_connector_reject(p.ac, NULL, 0), ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.pc, &aov, ast, TC_TIMEOUT_MS),
+			 ND_CONNECTION_REFUSED);
+	tc_pair_fini(&p);
+}
+
+static void test_connect_no_listener(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct nd_overlapped cov;
+
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	assert_int_equal(nd_listener_release(p.l), ND_SUCCESS);
+	p.l = NULL;
+	nd_status st =
+	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
+				 dest_len, 0, 0, NULL, 0, &cov);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, st, TC_LONG_TIMEOUT_MS),
+			 ND_CONNECTION_REFUSED);
+	tc_pair_fini(&p);
+}
+
+static void test_private_data_limits(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest;
+	uint32_t dest_len, len;
+	struct nd_overlapped gov, cov, aov, ccov;
+	uint32_t maxc = t->info.max_caller_data, maxa = t->info.max_callee_data;
+	uint8_t *cd = tc_alloc(maxc + 1), *ad = tc_alloc(maxa + 1);
+	uint8_t *got = tc_alloc(maxc + maxa + 64);
+
+	tc_fill(cd, maxc + 1, 1);
+	tc_fill(ad, maxa + 1, 2);
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
+	assert_int_equal(
+	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
+				 dest_len, 0, 0, cd, maxc + 1, &cov),
+	    ND_INVALID_BUFFER_SIZE);
+	/* the connector is still usable */
+	nd_status cst =
+	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
+				 dest_len, 0, 0, cd, maxc, &cov);
+	assert_int_equal(tc_wait_ov(p.l, &gov, gst, TC_TIMEOUT_MS), ND_SUCCESS);
+	len = maxc + maxa + 64;
+	assert_int_equal(nd_connector_get_private_data(p.pc, got, &len),
+			 ND_SUCCESS);
+	assert_true(len >= maxc);
+	assert_memory_equal(got, cd, maxc);
+
+	assert_int_equal(
+	    nd_connector_accept(p.pc, p.pqp, 0, 0, ad, maxa + 1, &aov),
+	    ND_INVALID_BUFFER_SIZE);
+	nd_status ast = nd_connector_accept(p.pc, p.pqp, 0, 0, ad, maxa, &aov);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	len = maxc + maxa + 64;
+	assert_int_equal(nd_connector_get_private_data(p.ac, got, &len),
+			 ND_SUCCESS);
+	assert_true(len >= maxa);
+	assert_memory_equal(got, ad, maxa);
+	assert_int_equal(tc_wait_ov(p.ac, &ccov,
+				    nd_connector_complete_connect(p.ac, &ccov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.pc, &aov, ast, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	tc_pair_fini(&p);
+	free(cd);
+	free(ad);
+	free(got);
+}
+
+static void test_read_limits(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest;
+	uint32_t dest_len, in, out;
+	struct nd_overlapped gov, cov, aov, ccov;
+	uint32_t mi = t->info.max_inbound_read_limit;
+	uint32_t mo = t->info.max_outbound_read_limit;
+	uint32_t a_in = min_u32(2, mi), a_out = min_u32(3, mo);
+
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
+	nd_status cst =
+	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
+				 dest_len, a_in, a_out, NULL, 0, &cov);
+	assert_int_equal(tc_wait_ov(p.l, &gov, gst, TC_TIMEOUT_MS), ND_SUCCESS);
+	/* the peer's offer, swapped: inbound <- its outbound */
+	assert_int_equal(nd_connector_get_read_limits(p.pc, &in, &out),
+			 ND_SUCCESS);
+	assert_int_equal(in, a_out);
+	assert_int_equal(out, a_in);
+	/* the passive offer is clamped to what the active side asked */
+	uint32_t p_in = min_u32(min_u32(4, mi), a_out);
+	uint32_t p_out = min_u32(min_u32(4, mo), a_in);
+	nd_status ast = nd_connector_accept(p.pc, p.pqp, 4, 4, NULL, 0, &aov);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(nd_connector_get_read_limits(p.ac, &in, &out),
+			 ND_SUCCESS);
+	assert_int_equal(in, p_out);
+	assert_int_equal(out, p_in);
+	assert_int_equal(tc_wait_ov(p.ac, &ccov,
+				    nd_connector_complete_connect(p.ac, &ccov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.pc, &aov, ast, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	tc_pair_fini(&p);
+}
+
+/* --- cancel order ----------------------------------------------------- */
+
+static void test_cancel_order(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct nd_connector *c[3];
+	struct nd_overlapped ov[3], nov[2], *got;
+	struct nd_cq *cq;
+	int fd;
+
+	/* flags are the caller's: no ND_OV_FLAG_NO_QUEUE here */
+	memset(ov, 0, sizeof(ov));
+	memset(nov, 0, sizeof(nov));
+	assert_int_equal(nd_adapter_create_overlapped_file(t->ad, &fd),
+			 ND_SUCCESS);
+	memset(&p, 0, sizeof(p));
+	p.t = t;
+	tc_listen(&p, &dest, &dest_len);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(nd_adapter_create_connector(t->ad, &c[i]),
+				 ND_SUCCESS);
+		assert_int_equal(
+		    nd_listener_get_connection_request(p.l, c[i], &ov[i]),
+		    ND_PENDING);
+	}
+	assert_int_equal(nd_adapter_create_cq(t->ad, 4, 0, 0, &cq), ND_SUCCESS);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(nd_cq_notify(cq, ND_CQ_NOTIFY_ANY, &nov[i]),
+				 ND_PENDING);
+	assert_int_equal(nd_cancel_overlapped(p.l), ND_SUCCESS);
+	assert_int_equal(nd_cancel_overlapped(cq), ND_SUCCESS);
+	/* delivered at once, in cancellation order, FIFO within an object */
+	struct nd_overlapped *want[5] = {&ov[0], &ov[1], &ov[2], &nov[0],
+					 &nov[1]};
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(nd_adapter_dequeue_overlapped(t->ad, 0, &got),
+				 ND_SUCCESS);
+		assert_ptr_equal(got, want[i]);
+		assert_int_equal(got->status, ND_CANCELED);
+	}
+	assert_int_equal(nd_adapter_dequeue_overlapped(t->ad, 0, &got),
+			 ND_TIMEOUT);
+	for (int i = 0; i < 3; i++)
+		nd_connector_release(c[i]);
+	nd_cq_release(cq);
+	nd_listener_release(p.l);
+	close(fd);
+}
+
+/* --- shared receive queue and many QPs --------------------------------- */
+
+static void test_srq_two_qps(void **state)
+{
+	struct tc *t = *state;
+	struct nd_srq *srq;
+	struct nd_cq *pcq;
+	struct tc_pair p[2];
+	uint8_t *buf[4], *sb[2];
+	struct nd_mr *mr[4], *smr[2];
+	struct nd_sge sge;
+
+	if (t->info.max_shared_receive_queue_depth == 0)
+		TC_SKIP("no shared receive queues (max depth 0)");
+	assert_int_equal(nd_adapter_create_srq(t->ad, 8, 1, 0, 0, 0, &srq),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_cq(t->ad, 32, 0, 0, &pcq),
+			 ND_SUCCESS);
+	for (int i = 0; i < 2; i++) {
+		sb[i] = tc_alloc(32);
+		smr[i] = tc_reg(t, sb[i], 32, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	}
+	for (int i = 0; i < 4; i++) {
+		buf[i] = tc_alloc(32);
+		mr[i] = tc_reg(t, buf[i], 32, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+		tc_sges(&sge, 1, buf[i], 32, mr[i]);
+		assert_int_equal(nd_srq_receive(srq, buf[i], &sge, 1),
+				 ND_SUCCESS);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct tc_pair_cfg cfg = {.psrq = srq,
+					  .pcq = pcq,
+					  .pctx = (void *)(uintptr_t)(100 + i)};
+		tc_pair_init(t, &p[i], &cfg);
+		tc_pair_connect(&p[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		tc_fill(sb[i], 32, 50 + i);
+		tc_sges(&sge, 1, sb[i], 32, smr[i]);
+		assert_int_equal(nd_qp_send(p[i].aqp, sb[i], &sge, 1, 0),
+				 ND_SUCCESS);
+		expect_result(p[i].acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND,
+			      sb[i]);
+	}
+	bool seen[2] = {false, false};
+	for (int i = 0; i < 2; i++) {
+		struct nd_result r = wait_one(pcq, TC_TIMEOUT_MS);
+		uintptr_t k = (uintptr_t)r.qp_context - 100;
+		assert_int_equal(r.status, ND_SUCCESS);
+		assert_int_equal(r.bytes_transferred, 32);
+		assert_true(k < 2 && !seen[k]);
+		seen[k] = true;
+		assert_memory_equal(r.request_context, sb[k], 32);
+	}
+	for (int i = 0; i < 2; i++)
+		tc_pair_fini(&p[i]);
+	nd_cq_release(pcq);
+	nd_srq_release(srq);
+	for (int i = 0; i < 4; i++) {
+		tc_dereg(mr[i]);
+		free(buf[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		tc_dereg(smr[i]);
+		free(sb[i]);
+	}
+}
+
+static void test_many_qps_one_cq(void **state)
+{
+	struct tc *t = *state;
+	enum { N = 8 };
+	struct tc_pair p[N];
+	struct nd_cq *acq, *pcq;
+	bool seen_a[N] = {0}, seen_p[N] = {0};
+
+	assert_int_equal(nd_adapter_create_cq(t->ad, 4 * N, 0, 0, &acq),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_cq(t->ad, 4 * N, 0, 0, &pcq),
+			 ND_SUCCESS);
+	for (int i = 0; i < N; i++) {
+		struct tc_pair_cfg cfg = {.acq = acq,
+					  .pcq = pcq,
+					  .depth = 4,
+					  .actx = (void *)(uintptr_t)(i + 1),
+					  .pctx = (void *)(uintptr_t)(i + 101)};
+		tc_pair_init(t, &p[i], &cfg);
+		assert_int_equal(nd_qp_receive(p[i].pqp, (void *)7, NULL, 0),
+				 ND_SUCCESS);
+		tc_pair_connect(&p[i]);
+	}
+	for (int i = 0; i < N; i++)
+		assert_int_equal(nd_qp_send(p[i].aqp, (void *)8, NULL, 0, 0),
+				 ND_SUCCESS);
+	for (int i = 0; i < 2 * N; i++) {
+		struct nd_result r = wait_one(i < N ? acq : pcq, TC_TIMEOUT_MS);
+		uintptr_t c = (uintptr_t)r.qp_context;
+		assert_int_equal(r.status, ND_SUCCESS);
+		if (i < N) {
+			assert_true(c >= 1 && c <= N && !seen_a[c - 1]);
+			seen_a[c - 1] = true;
+		} else {
+			assert_true(c >= 101 && c <= 100 + N &&
+				    !seen_p[c - 101]);
+			seen_p[c - 101] = true;
+		}
+	}
+	for (int i = 0; i < N; i++)
+		tc_pair_fini(&p[i]);
+	nd_cq_release(acq);
+	nd_cq_release(pcq);
+}
+
+/* --- receiver not ready --------------------------------------------------- */
+
+static void test_send_no_receive(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+
+	tc_pair_init(t, &p, NULL);
+	tc_pair_connect(&p);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)5, NULL, 0, 0), ND_SUCCESS);
+	struct nd_result r = wait_one(p.acq, TC_LONG_TIMEOUT_MS);
+	assert_int_equal(r.request_type, ND_REQUEST_TYPE_SEND);
+	if (r.status != ND_IO_TIMEOUT)
+		fail_msg("send with no receive completed %s",
+			 nd_strerror(r.status));
+	tc_pair_fini(&p);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_send_receive),
+	    T(test_zero_byte_send),
+	    T(test_write_read),
+	    T(test_inline),
+	    T(test_silent_success),
+	    T(test_violation_out_of_bounds),
+	    T(test_violation_wrong_token),
+	    T(test_violation_read_only_window),
+	    T(test_violation_invalidated_window),
+	    T(test_receive_too_small),
+	    T(test_flush_then_notify),
+	    T(test_notify_armed),
+	    T(test_disconnect_cancels),
+	    T(test_reject_by_passive),
+	    T(test_reject_by_active),
+	    T(test_connect_no_listener),
+	    T(test_private_data_limits),
+	    T(test_read_limits),
+	    T(test_cancel_order),
+	    T(test_srq_two_qps),
+	    T(test_many_qps_one_cq),
+	    T(test_send_no_receive),
+	};
+	int rc;
+
+	if (nd_startup() != ND_SUCCESS) {
+		fprintf(stderr, "nd_startup failed\n");
+		return 1;
+	}
+	rc = cmocka_run_group_tests_name("conformance", tests, NULL, NULL);
+	nd_cleanup();
+	return rc;
+}
