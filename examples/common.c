@@ -22,8 +22,6 @@
 #define EX_CTRL_SLOTS 16u
 #define EX_MEM_CAP    (256u << 20) /* slots of one area stay below this */
 
-static const struct ex_opts *g_opts;
-
 /* --- errors ---------------------------------------------------------------- */
 
 void ex_err(const struct ex_opts *o, const char *fmt, ...)
@@ -271,7 +269,6 @@ int ex_parse(struct ex_opts *o, int argc, char **argv)
 	char *end;
 	int ch;
 
-	g_opts = o;
 	o->nsge = 1;
 	o->inline_max = -1;
 	o->timeout_ms = 10000;
@@ -1433,11 +1430,16 @@ static void setup_client(struct ex_conn *c, const struct ex_tool *t)
 		n = sizeof(r);
 		memset(&r, 0, sizeof(r));
 		nd_connector_get_private_data(c->conn, &r, &n);
-		if (r.magic == EX_MAGIC && (r.status & 0xff) == EX_ERR_TOOL)
-			ex_die(
-			    c,
-			    "the server at %s runs a different nd-* tool (id %u)",
-			    c->peer_str, r.status >> 8);
+		if (r.magic == EX_MAGIC && (r.status & 0xff) == EX_ERR_TOOL) {
+			static const char *const names[] = {
+			    "?",       "nd-pingpong", "nd-rpingpong",
+			    "nd-ping", "nd-rping",    "nd-readlat"};
+			uint32_t id = r.status >> 8;
+
+			ex_die(c, "the server at %s runs %s, not %s",
+			       c->peer_str, id < 6 ? names[id] : "another tool",
+			       c->o->tool);
+		}
 		if (r.magic == EX_MAGIC && r.status)
 			ex_die(c, "the server at %s rejected us (error %u)",
 			       c->peer_str, r.status);

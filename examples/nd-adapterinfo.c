@@ -46,16 +46,48 @@ struct field {
 	uint64_t value;
 };
 
+/* Adapters already printed, by id and address list. */
+static struct seen {
+	uint64_t id;
+	char addrs[1024];
+	char first[80];
+} seen[64];
+static int nseen;
+
+static const char *seen_before(uint64_t id, const char *addrs, const char *host)
+{
+	for (int i = 0; i < nseen; i++)
+		if (seen[i].id == id && !strcmp(seen[i].addrs, addrs))
+			return seen[i].first;
+	if (nseen < (int)(sizeof(seen) / sizeof(seen[0]))) {
+		seen[nseen].id = id;
+		snprintf(seen[nseen].addrs, sizeof(seen[nseen].addrs), "%s",
+			 addrs);
+		snprintf(seen[nseen].first, sizeof(seen[nseen].first), "%s",
+			 host);
+		nseen++;
+	}
+	return NULL;
+}
+
 static int show(const struct sockaddr *sa, uint32_t len, bool first)
 {
 	struct nd_adapter *a;
 	struct nd_adapter_info in;
 	char host[80], addrs[1024];
+	const char *same;
 
 	ex_host_str(sa, host, sizeof(host));
 	if (ND_FAILED(ex_open_adapter(&o, sa, len, &a, &in)))
 		return 1;
 	adapter_addresses(a, addrs, sizeof(addrs));
+	same = seen_before(in.adapter_id, addrs, host);
+	if (same && !o.json) {
+		printf("\naddress: %s\n\tadapter: the same as for %s\n", host,
+		       same);
+		nd_adapter_release(a);
+		return 0;
+	}
 	const struct field f[] = {
 	    {"InfoVersion", "info_version", in.info_version},
 	    {"VendorId", "vendor_id", in.vendor_id},
