@@ -30,7 +30,7 @@ addr=${addr:-127.0.0.1}
 
 export LD_LIBRARY_PATH=$BUILD/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 if ! "$BUILD/examples/nd-adapterinfo" "$addr" >/dev/null 2>&1; then
-	echo "netdirect: no provider serves $addr on this machine (providers built: $(grep -o "providers *: .*" "$BUILD.setup.log" 2>/dev/null || echo unknown))."
+	echo "netdirect: no provider serves $addr on this machine (providers built: $(grep -o "providers *: .*" "$BUILD/setup.log" 2>/dev/null || echo unknown))."
 	exit 1
 fi
 

@@ -29,13 +29,15 @@ nd_install() {
 		nd_die "apt-get install failed; see /tmp/netdirect-apt.log"
 }
 
-# nd_build DIR [meson options...]: configure once, then build.
+# nd_build DIR [meson options...]: configure once, then build. Logs go
+# into DIR (setup.log, build.log).
 nd_build() {
 	local dir=$1; shift
+	mkdir -p "$dir"
 	if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1 ||
-			{ cat "$dir.setup.log" >&2; nd_die "meson setup failed"; }
+		meson setup "$dir" -Dwerror=true "$@" >"$dir/setup.log" 2>&1 ||
+			{ cat "$dir/setup.log" >&2; nd_die "meson setup failed"; }
 	fi
-	ninja -C "$dir" >"$dir.build.log" 2>&1 ||
-		{ tail -n 40 "$dir.build.log" >&2; nd_die "build failed (see $dir.build.log)"; }
+	ninja -C "$dir" >"$dir/build.log" 2>&1 ||
+		{ tail -n 40 "$dir/build.log" >&2; nd_die "build failed (see $dir/build.log)"; }
 }
