@@ -54,20 +54,35 @@ host_suite() { # report name, meson suite
 	count "$name" $?
 }
 
+# Runs a VM command; a VM that gave no status at all (255: it did not boot,
+# no test ran) is booted once more, saying so. Test failures are not retried.
+vm_run() { # output-file command...
+	local out=$1 rc; shift
+	"$@" >"$out" 2>&1
+	rc=$?
+	if [ $rc -eq 255 ]; then
+		echo "WARNING: the VM gave no status (boot failure?); retrying once" | tee -a "$out.retry"
+		cat "$out" >>"$out.retry"
+		"$@" >"$out" 2>&1
+		rc=$?
+	fi
+	return $rc
+}
+
 # The rdma suite inside the VM, on one device.
 vm_suite() { # name device ip-variable
 	local name=$1 dev=$2 ipvar=$3
 	rm -f "$BUILD/meson-logs/$name.json"
-	tests/vm/run "ND_TEST_DEVICE=$dev ND_TEST_ADDR=\$$ipvar \
-meson test -C $BUILD --no-rebuild --suite rdma --logbase $name \
---print-errorlogs" >"$BUILD/$name.out" 2>&1
+	vm_run "$BUILD/$name.out" tests/vm/run "ND_TEST_DEVICE=$dev \
+ND_TEST_ADDR=\$$ipvar meson test -C $BUILD --no-rebuild --suite rdma \
+--logbase $name --print-errorlogs"
 	count "$name" $?
 }
 
 two_host_suite() {
 	local name=rdma-two-host
 	rm -f "$BUILD/meson-logs/$name.json"
-	tests/vm/two-host.sh "$BUILD" >"$BUILD/$name.out" 2>&1
+	vm_run "$BUILD/$name.out" tests/vm/two-host.sh "$BUILD"
 	local rc=$?
 	# One test per checked transfer, as the script reports them.
 	local p f
