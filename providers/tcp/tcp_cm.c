@@ -288,7 +288,8 @@ static nd_status conn_connect(struct nd_connector_base *b,
 	c->peer_len = dest_len;
 	c->my_ird = ird;
 	c->my_ord = ord;
-	memcpy(c->out_pdata, pdata, pdata_len);
+	if (pdata_len)
+		memcpy(c->out_pdata, pdata, pdata_len);
 	c->out_pdata_len = pdata_len;
 	c->have_peer_data = false;
 	if (!tcp_qp_attach(qp, fd, TCP_QP_CONNECTING)) {

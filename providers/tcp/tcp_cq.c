@@ -260,7 +260,8 @@ static nd_status srq_receive(struct nd_srq *pub, void *ctx,
 	w->nsge = nsge;
 	w->length = len;
 	w->status = vst;
-	memcpy(w->sge, sge, nsge * sizeof(*sge));
+	if (nsge)
+		memcpy(w->sge, sge, nsge * sizeof(*sge));
 	srq->count++;
 	if (srq->stalled)
 		tcp_srq_resume(srq);

@@ -918,6 +918,8 @@ static nd_status post_op(struct tcp_qp *qp, uint8_t op, void *ctx,
 		}
 		uint8_t *p = w->inline_buf;
 		for (uint32_t i = 0; i < nsge; i++) {
+			if (!sge[i].buffer_length)
+				continue;
 			memcpy(p, sge[i].buffer, sge[i].buffer_length);
 			p += sge[i].buffer_length;
 		}
@@ -930,7 +932,8 @@ static nd_status post_op(struct tcp_qp *qp, uint8_t op, void *ctx,
 			st = ND_BUFFER_OVERFLOW;
 			goto out;
 		}
-		memcpy(w->sge, sge, nsge * sizeof(*sge));
+		if (nsge)
+			memcpy(w->sge, sge, nsge * sizeof(*sge));
 		w->nsge = nsge;
 	}
 	w->is_inline = inl;
@@ -1002,7 +1005,8 @@ static nd_status qp_receive(struct nd_qp *pub, void *ctx,
 	w->nsge = nsge;
 	w->length = len;
 	w->status = vst;
-	memcpy(w->sge, sge, nsge * sizeof(*sge));
+	if (nsge)
+		memcpy(w->sge, sge, nsge * sizeof(*sge));
 	qp->rq_count++;
 	if (qp->rx_phase == TCP_RX_STALL && qp->pl.fd >= 0) {
 		qp_rx(qp);
