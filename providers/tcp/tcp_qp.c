@@ -693,8 +693,14 @@ static void on_eof(struct tcp_qp *qp)
 	tcp_qp_break(qp, ND_CANCELED);
 }
 
+/* Bytes one call moves before it lets others have the lock; level-
+ * triggered epoll brings the thread back for the rest. */
+#define RX_BUDGET (4u << 20)
+
 static void qp_rx(struct tcp_qp *qp)
 {
+	size_t budget = RX_BUDGET;
+
 	while (qp->pl.fd >= 0) {
 		ssize_t n;
 
@@ -757,6 +763,7 @@ static void qp_rx(struct tcp_qp *qp)
 		}
 		size_t left = (size_t)n;
 		qp->rx_left -= (uint32_t)n;
+		budget = budget > left ? budget - left : 0;
 		while (qp->rx_iov_idx < qp->rx_niov &&
 		       left >= qp->rx_iov[qp->rx_iov_idx].iov_len) {
 			left -= qp->rx_iov[qp->rx_iov_idx].iov_len;
@@ -767,6 +774,8 @@ static void qp_rx(struct tcp_qp *qp)
 			v->iov_base = (char *)v->iov_base + left;
 			v->iov_len -= left;
 		}
+		if (!budget && qp->rx_left)
+			return;
 	}
 }
 

@@ -846,6 +846,108 @@ static void test_many_qps_one_cq(void **state)
 	nd_cq_release(pcq);
 }
 
+/* SOLICITED fires on a solicited send only; errors fire every type. */
+static void test_notify_solicited(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct nd_overlapped ov;
+
+	memset(&ov, 0, sizeof(ov));
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)1, NULL, 0), ND_SUCCESS);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)2, NULL, 0), ND_SUCCESS);
+	tc_pair_connect(&p);
+	nd_status st = nd_cq_notify(p.pcq, ND_CQ_NOTIFY_SOLICITED, &ov);
+	assert_int_equal(st, ND_PENDING);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)3, NULL, 0, 0), ND_SUCCESS);
+	expect_result(p.pcq, ND_SUCCESS, ND_REQUEST_TYPE_RECEIVE, (void *)1);
+	/* that completion is reaped: an unsolicited one left it armed */
+	assert_int_equal(nd_get_overlapped_result(p.pcq, &ov, false),
+			 ND_PENDING);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)4, NULL, 0,
+				    ND_OP_FLAG_SEND_AND_SOLICIT_EVENT),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.pcq, &ov, st, TC_TIMEOUT_MS), ND_SUCCESS);
+	expect_result(p.pcq, ND_SUCCESS, ND_REQUEST_TYPE_RECEIVE, (void *)2);
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, (void *)3);
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, (void *)4);
+	tc_pair_fini(&p);
+}
+
+static void test_cq_resize(void **state)
+{
+	struct tc *t = *state;
+	struct nd_cq *cq;
+	struct nd_qp *qp;
+	struct nd_result r[4];
+
+	if (!(t->info.adapter_flags & ND_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED))
+		TC_SKIP("the adapter cannot resize CQs");
+	assert_int_equal(nd_adapter_create_cq(t->ad, 4, 0, 0, &cq), ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_qp(t->ad, cq, cq, NULL, 4, 4, 1, 1, 0, &qp),
+	    ND_SUCCESS);
+	for (uintptr_t i = 1; i <= 3; i++)
+		assert_int_equal(nd_qp_receive(qp, (void *)i, NULL, 0),
+				 ND_SUCCESS);
+	assert_int_equal(nd_qp_flush(qp), ND_SUCCESS);
+	unsigned n = 0;
+	for (int i = 0; i < 100 && n < 1; i++) {
+		n = nd_cq_get_results(cq, r, 1);
+		if (!n)
+			usleep(10000);
+	}
+	assert_int_equal(n, 1);
+	/* two entries still wait: a depth of one would lose one */
+	assert_int_equal(nd_cq_resize(cq, 1), ND_BUFFER_OVERFLOW);
+	assert_int_equal(nd_cq_resize(cq, 64), ND_SUCCESS);
+	for (int i = 0; i < 100 && n < 3; i++) {
+		n += nd_cq_get_results(cq, r + n, 4 - n);
+		if (n < 3)
+			usleep(10000);
+	}
+	assert_int_equal(n, 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_ptr_equal(r[i].request_context,
+				 (void *)(uintptr_t)(i + 1));
+	nd_qp_release(qp);
+	nd_cq_release(cq);
+}
+
+static void test_srq_notify_threshold(void **state)
+{
+	struct tc *t = *state;
+	struct nd_srq *srq;
+	struct tc_pair p;
+	struct nd_overlapped ov;
+
+	memset(&ov, 0, sizeof(ov));
+	if (t->info.max_shared_receive_queue_depth == 0)
+		TC_SKIP("no shared receive queues (max depth 0)");
+	assert_int_equal(nd_adapter_create_srq(t->ad, 8, 1, 2, 0, 0, &srq),
+			 ND_SUCCESS);
+	for (uintptr_t i = 1; i <= 3; i++)
+		assert_int_equal(nd_srq_receive(srq, (void *)i, NULL, 0),
+				 ND_SUCCESS);
+	struct tc_pair_cfg cfg = {.psrq = srq};
+	tc_pair_init(t, &p, &cfg);
+	tc_pair_connect(&p);
+	nd_status st = nd_srq_notify(srq, &ov);
+	assert_int_equal(st, ND_PENDING);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)4, NULL, 0, 0), ND_SUCCESS);
+	expect_result(p.pcq, ND_SUCCESS, ND_REQUEST_TYPE_RECEIVE, (void *)1);
+	/* two still posted: not below the threshold of 2 */
+	assert_int_equal(nd_get_overlapped_result(srq, &ov, false), ND_PENDING);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)5, NULL, 0, 0), ND_SUCCESS);
+	expect_result(p.pcq, ND_SUCCESS, ND_REQUEST_TYPE_RECEIVE, (void *)2);
+	assert_int_equal(tc_wait_ov(srq, &ov, st, TC_TIMEOUT_MS), ND_SUCCESS);
+	/* modify: 0 leaves a value unchanged */
+	assert_int_equal(nd_srq_modify(srq, 16, 0), ND_SUCCESS);
+	tc_pair_fini(&p);
+	nd_srq_release(srq);
+}
+
 /* --- receiver not ready --------------------------------------------------- */
 
 static void test_send_no_receive(void **state)
@@ -881,6 +983,8 @@ int main(void)
 	    T(test_receive_too_small),
 	    T(test_flush_then_notify),
 	    T(test_notify_armed),
+	    T(test_notify_solicited),
+	    T(test_cq_resize),
 	    T(test_disconnect_cancels),
 	    T(test_reject_by_passive),
 	    T(test_reject_by_active),
@@ -889,6 +993,7 @@ int main(void)
 	    T(test_read_limits),
 	    T(test_cancel_order),
 	    T(test_srq_two_qps),
+	    T(test_srq_notify_threshold),
 	    T(test_many_qps_one_cq),
 	    T(test_send_no_receive),
 	};
