@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with -Wall -Wextra -Werror and runs every
-# test suite: on this host (unit, conformance-tcp, examples) and, inside a
+# test suite: on this host (unit, conformance-tcp, examples, and again under
+# ASan+UBSan and TSan) and, inside a
 # QEMU VM, on real Soft-RoCE and Soft-iWARP devices (rdma-rxe0, rdma-siw0)
 # and across two VMs (rdma-two-host). Prints one line per suite and ends with
 # the total. Exit status 0 only if nothing failed.
@@ -93,9 +94,28 @@ two_host_suite() {
 	report "$name" "$p" "$f" 0
 }
 
+# The host suites again in a sanitizer build of their own.
+sanitizer_suite() { # name b_sanitize meson-suites...
+	local name=$1 sanitize=$2 dir=$BUILD-$1 args=()
+	shift 2
+	for s in "$@"; do has_suite "$s" && args+=(--suite "$s"); done
+	nd_say "building with -Db_sanitize=$sanitize in $dir"
+	nd_build "$dir" -Db_sanitize="$sanitize" -Db_lundef=false
+	rm -f "$dir/meson-logs/$name.json"
+	meson test -C "$dir" --no-rebuild "${args[@]}" --logbase "$name" \
+		--print-errorlogs >"$BUILD/$name.out" 2>&1
+	local rc=$?
+	cp "$dir/meson-logs/$name.json" "$BUILD/meson-logs/$name.json" 2>/dev/null
+	count "$name" $rc
+}
+
 host_suite unit unit
 host_suite conformance-tcp conformance-tcp
 host_suite examples examples
+# ASan + UBSan: memory errors, leaks and undefined behaviour. TSan: races in
+# the core's engine and the providers' progress threads.
+sanitizer_suite asan address,undefined unit conformance-tcp examples
+sanitizer_suite tsan thread unit conformance-tcp
 
 if [ "${ND_SKIP_VM:-0}" = 1 ] && [ "${CI:-}" != true ]; then
 	echo "SKIP: the VM suites (rdma-rxe0, rdma-siw0, rdma-two-host): ND_SKIP_VM=1"

@@ -11,7 +11,9 @@
  * (the method's own parameters, 1-based, including the interface id and
  * overlapped-file handle that the C API leaves out), so a status means the
  * same here as in ND's documentation. Each call below names its numbering.
- * A NULL or released object as the first argument gives ND_INVALID_HANDLE.
+ * A NULL object as the first argument gives ND_INVALID_HANDLE, and so does a
+ * released one while something else still keeps it alive (a QP its CQ); a
+ * handle must not be used at all once its last reference is gone.
  *
  * Asynchronous calls take a caller-owned struct nd_overlapped and return
  * ND_SUCCESS (finished; nothing is queued), ND_PENDING (exactly one completion
