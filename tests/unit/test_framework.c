@@ -237,15 +237,15 @@ int main(void)
 {
 #define STARTED(name) cmocka_unit_test_setup_teardown(name, started, stopped)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_not_started),
-		cmocka_unit_test(test_startup_refcount),
-		STARTED(test_query_address_list),
-		STARTED(test_query_address_list_bad_input),
-		STARTED(test_check_address),
-		STARTED(test_open_adapter),
-		STARTED(test_resolve_address),
-		STARTED(test_future_abi_refused),
-		STARTED(test_provider_selection),
+	    cmocka_unit_test(test_not_started),
+	    cmocka_unit_test(test_startup_refcount),
+	    STARTED(test_query_address_list),
+	    STARTED(test_query_address_list_bad_input),
+	    STARTED(test_check_address),
+	    STARTED(test_open_adapter),
+	    STARTED(test_resolve_address),
+	    STARTED(test_future_abi_refused),
+	    STARTED(test_provider_selection),
 	};
 	return cmocka_run_group_tests_name("framework", tests, NULL, NULL);
 }
