@@ -807,8 +807,10 @@ static void dispatch(struct ex_conn *c, const struct nd_result *r, uint32_t n)
 			continue;
 		}
 		c->sq_out--;
-		if (EX_CTX_KIND(r->request_context) == EX_CTX_DATA &&
-		    c->tx_done)
+		if (EX_CTX_KIND(r->request_context) == EX_CTX_CTRL)
+			c->ctrl_done++;
+		else if (EX_CTX_KIND(r->request_context) == EX_CTX_DATA &&
+			 c->tx_done)
 			c->tx_done(c, EX_CTX_IDX(r->request_context));
 	}
 }
@@ -1036,9 +1038,9 @@ void ex_send_ctrl(struct ex_conn *c, uint32_t op, uint32_t size, uint32_t flags,
 	struct nd_sge sge;
 	uint32_t len = EX_CTRL_SIZE;
 
-	/* A ring slot is reused only after EX_CTRL_SLOTS later sends, by
-	 * which time the queue (depth >= 2) has completed it: make sure. */
-	while (c->sq_out >= c->sq_depth || c->sq_out >= EX_CTRL_SLOTS)
+	/* A ring slot is reused only once its last send has completed. */
+	while (c->sq_out >= c->sq_depth ||
+	       c->ctrl_next - c->ctrl_done >= EX_CTRL_SLOTS)
 		ex_progress(c, 0);
 	memset(m, 0, sizeof(*m));
 	m->magic = EX_MAGIC;
@@ -1518,20 +1520,22 @@ static void teardown(struct ex_conn *c)
 
 /* --- the driver ------------------------------------------------------------ */
 
-static struct ex_conn *g_conn;
-
 void ex_begin(struct ex_conn *c, uint32_t size, uint64_t iters, bool measure)
 {
-	/* A generous bound on the whole phase, for waits that cannot see
-	 * progress (the target of RDMA traffic): the timeout plus 100 us per
-	 * iteration plus 50 MB/s. */
-	uint64_t budget = (uint64_t)c->o->timeout_ms + iters / 10 +
-			  (uint64_t)size * iters / 50000;
-
-	c->phase_budget_ms = budget;
-	ex_send_ctrl(c, EX_BEGIN, size, measure ? EX_PH_MEASURE : 0, iters,
-		     budget, 0);
+	c->last_beat = ex_now_ns();
+	ex_send_ctrl(c, EX_BEGIN, size, measure ? EX_PH_MEASURE : 0, iters, 0,
+		     0);
 	ex_wait_ctrl(c, EX_ACK, 0);
+}
+
+void ex_heartbeat(struct ex_conn *c)
+{
+	uint64_t now = ex_now_ns();
+
+	if (now - c->last_beat < 1000000000ull)
+		return;
+	c->last_beat = now;
+	ex_send_ctrl(c, EX_CREDIT, 0, 0, 0, 0, 0);
 }
 
 void ex_ack(struct ex_conn *c, uint32_t status)
@@ -1545,7 +1549,7 @@ uint32_t ex_end(struct ex_conn *c)
 	struct ex_ctrl m;
 
 	ex_send_ctrl(c, EX_END, 0, 0, 0, 0, 0);
-	m = ex_wait_ctrl(c, EX_ACK, (int)c->phase_budget_ms);
+	m = ex_wait_ctrl(c, EX_ACK, 0);
 	return m.status;
 }
 
@@ -1667,7 +1671,6 @@ static int run_server(struct ex_conn *c, const struct ex_tool *t)
 			c->closing = true;
 			break;
 		}
-		c->phase_budget_ms = m.arg ? m.arg : (uint64_t)c->o->timeout_ms;
 		if (t->server_phase(c, m.size, m.iters))
 			return 1;
 	}
@@ -1704,7 +1707,6 @@ int ex_main(struct ex_opts *o, const struct ex_tool *t)
 	}
 	c->o = o;
 	c->fd = -1;
-	g_conn = c;
 	st = nd_startup();
 	if (ND_FAILED(st)) {
 		ex_err(o, "nd_startup failed: %s", ex_status(st));

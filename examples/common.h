@@ -116,7 +116,7 @@ struct ex_ctrl {
 	uint32_t size;
 	uint32_t flags; /* EX_PH_* on BEGIN */
 	uint64_t iters;
-	uint64_t arg;	 /* BEGIN: time budget in ms; CREDIT: credits */
+	uint64_t arg;	 /* CREDIT: credits (0: heartbeat) */
 	uint32_t status; /* ACK: 0 or a data-check failure */
 	uint32_t pad[7];
 };
@@ -166,6 +166,7 @@ struct ex_conn {
 	uint32_t lkey;
 	uint8_t *ctrl_area;
 	uint32_t ctrl_next;
+	uint32_t ctrl_done;
 	uint8_t *send_area;
 	uint32_t send_slot, nsend;
 	uint8_t *recv_area;
@@ -190,7 +191,7 @@ struct ex_conn {
 	struct ex_rx rx[EX_RX_RING];
 	uint32_t rx_head, rx_tail;
 
-	uint64_t phase_budget_ms; /* bound on waiting out a whole phase */
+	uint64_t last_beat; /* see ex_heartbeat() */
 	ex_tx_done_fn tx_done;
 	void *tool_state;
 };
@@ -298,6 +299,11 @@ uint32_t ex_slots_for(uint32_t want, uint32_t size);
 void ex_begin(struct ex_conn *c, uint32_t size, uint64_t iters, bool measure);
 uint32_t ex_end(struct ex_conn *c);
 void ex_ack(struct ex_conn *c, uint32_t status);
+/* Client, during phases the server only watches (RDMA Write/Read): a
+ * control message every second, so the server's wait for END stays
+ * bounded by the timeout however long the phase. Needs one free send
+ * queue entry. */
+void ex_heartbeat(struct ex_conn *c);
 
 /* Output: a table (text) or rows of the JSON "results" array. */
 void ex_table_header(const struct ex_opts *o, const char *first, bool bw);

@@ -81,8 +81,8 @@ static int client_phase(struct ex_conn *c, uint32_t size, uint64_t n,
 	uint64_t posted = 0, start;
 	bool rd = is_read(c);
 
-	if (pipeline > c->sq_depth)
-		pipeline = c->sq_depth;
+	if (pipeline > c->sq_depth - 1)
+		pipeline = c->sq_depth - 1; /* room for a heartbeat */
 	if (rd) {
 		if (!c->read_limit)
 			ex_die(
@@ -126,6 +126,7 @@ static int client_phase(struct ex_conn *c, uint32_t size, uint64_t n,
 			posted++;
 		}
 		ex_progress(c, 0);
+		ex_heartbeat(c);
 	}
 	s->elapsed_ns = ex_now_ns() - start;
 	s->msgs = n;
@@ -154,7 +155,7 @@ static int server_phase(struct ex_conn *c, uint32_t size, uint64_t n)
 			ex_fill(c->rdma_area + (size_t)j * c->params.size_max,
 				size, size, j, 1);
 	ex_ack(c, 0);
-	ex_wait_ctrl(c, EX_END, (int)c->phase_budget_ms);
+	ex_wait_ctrl(c, EX_END, 0);
 	if (!is_read(c)) {
 		for (uint32_t j = 0; j < slots && j < n; j++) {
 			uint64_t k =
