@@ -74,9 +74,10 @@ vm_run() { # output-file command...
 vm_suite() { # name device ip-variable
 	local name=$1 dev=$2 ipvar=$3
 	rm -f "$BUILD/meson-logs/$name.json"
+	# Through cat: on the VM's serial console meson would draw progress bars.
 	vm_run "$BUILD/$name.out" tests/vm/run "ND_TEST_DEVICE=$dev \
 ND_TEST_ADDR=\$$ipvar meson test -C $BUILD --no-rebuild --suite rdma \
---logbase $name --print-errorlogs"
+--logbase $name --print-errorlogs | cat; exit \${PIPESTATUS[0]}"
 	count "$name" $?
 }
 
