@@ -18,6 +18,7 @@
  */
 #include "verbs.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +57,8 @@ static uint32_t umin(uint32_t a, uint32_t b)
 
 static uint64_t verbs_id_guid(struct rdma_cm_id *id)
 {
-	return id && id->verbs
-		   ? (uint64_t)ibv_get_device_guid(id->verbs->device)
-		   : 0;
+	return id && id->verbs ? be64toh(ibv_get_device_guid(id->verbs->device))
+			       : 0;
 }
 
 static struct verbs_conn *conn_of(struct nd_connector_base *b)

@@ -47,10 +47,17 @@ static nd_status verbs_map_error(uint32_t status, uint32_t type)
 	if (status < sizeof(verbs_wc_status) / sizeof(verbs_wc_status[0]) &&
 	    verbs_wc_status[status])
 		st = verbs_wc_status[status];
-	if (status == IBV_WC_REM_INV_REQ_ERR && type == ND_REQUEST_TYPE_SEND)
-		st = ND_DATA_ERROR; /* the receiver's buffer was too small */
+	/* A send the receiver could not place (its buffer was too small):
+	 * IB reports an invalid request, rxe a remote operational error. */
+	if ((status == IBV_WC_REM_INV_REQ_ERR || status == IBV_WC_REM_OP_ERR) &&
+	    type == ND_REQUEST_TYPE_SEND)
+		st = ND_DATA_ERROR;
+	if (status == IBV_WC_LOC_QP_OP_ERR && type == ND_REQUEST_TYPE_RECEIVE)
+		st = ND_DATA_OVERRUN; /* rxe's report of the same */
 	if (type == ND_REQUEST_TYPE_INVALIDATE && st != ND_CANCELED)
 		st = ND_INVALID_DEVICE_REQUEST;
+	ND_DEBUG(VERBS_LOG, "completion error %s (%u) on request type %u",
+		 ibv_wc_status_str(status), status, type);
 	return st;
 }
 
@@ -248,6 +255,7 @@ void verbs_cq_event(struct verbs_adapter *a)
 	while (!ibv_get_cq_event(a->comp_ch, &ibcq, &ctx)) {
 		struct verbs_cq *cq = ctx;
 		pthread_mutex_lock(&cq->lock);
+		ND_DEBUG(VERBS_LOG, "CQ %p event", (void *)cq);
 		nd_ov_finish_all(&cq->base.obj, 0, ND_SUCCESS);
 		pthread_mutex_unlock(&cq->lock);
 		ibv_ack_cq_events(ibcq, 1);

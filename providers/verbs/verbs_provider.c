@@ -11,6 +11,7 @@
 #include "verbs.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -120,7 +121,7 @@ struct verbs_addr {
 
 static uint64_t verbs_guid_of(struct ibv_context *ctx)
 {
-	return ctx ? (uint64_t)ibv_get_device_guid(ctx->device) : 0;
+	return ctx ? be64toh(ibv_get_device_guid(ctx->device)) : 0;
 }
 
 static socklen_t verbs_salen(const struct sockaddr *sa)
@@ -670,7 +671,7 @@ static nd_status verbs_open_adapter(uint64_t adapter_id,
 	nd_status st;
 
 	for (int i = 0; i < ndevs; i++) {
-		if ((uint64_t)ibv_get_device_guid(dev_list[i]) == adapter_id) {
+		if (be64toh(ibv_get_device_guid(dev_list[i])) == adapter_id) {
 			dev = dev_list[i];
 			break;
 		}
@@ -725,6 +726,9 @@ static nd_status verbs_open_adapter(uint64_t adapter_id,
 	    (dx.orig_attr.device_cap_flags &
 	     (IBV_DEVICE_MEM_WINDOW_TYPE_2A | IBV_DEVICE_MEM_WINDOW_TYPE_2B));
 	a->cq_ex = !getenv("ND_VERBS_NO_CQ_EX");
+	/* siw: vendor id "bmt" */
+	a->zero_sge_quirk = dx.orig_attr.vendor_id == 0x626d74 ||
+			    !strncmp(ibv_get_device_name(dev), "siw", 3);
 	verbs_probe(a, &dx);
 	verbs_fill_info(a, &dx);
 

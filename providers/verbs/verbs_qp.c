@@ -59,6 +59,30 @@ static inline uint64_t verbs_sge_bytes(const struct nd_sge *sge, uint32_t nsge)
 	return bytes;
 }
 
+/*
+ * siw (Debian's 6.1) dereferences a NULL memory object for a zero-length
+ * SGE: on such devices empty SGEs are left out of the list verbs gets.
+ * They carry no data, so the request is the same.
+ */
+#define VERBS_SGE_TMP 64
+
+static inline const struct nd_sge *
+verbs_sge_compact(const struct nd_sge *sge, uint32_t *nsge, struct nd_sge *tmp)
+{
+	uint32_t n = 0, i;
+
+	for (i = 0; i < *nsge; i++)
+		if (!sge[i].buffer_length)
+			break;
+	if (i == *nsge || *nsge > VERBS_SGE_TMP)
+		return sge;
+	for (i = 0; i < *nsge; i++)
+		if (sge[i].buffer_length)
+			tmp[n++] = sge[i];
+	*nsge = n;
+	return tmp;
+}
+
 static nd_status verbs_post_error(int ret)
 {
 	switch (ret) {
@@ -113,11 +137,12 @@ static inline nd_status verbs_post_sq(struct verbs_qp *qp,
 	return ND_SUCCESS;
 }
 
-static nd_status verbs_qp_send(struct nd_qp *pub, void *ctx,
-			       const struct nd_sge *sge, uint32_t nsge,
-			       uint32_t flags)
+static inline nd_status verbs_send_body(struct nd_qp *pub, void *ctx,
+					const struct nd_sge *sge, uint32_t nsge,
+					uint32_t flags, bool compact)
 {
 	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct nd_sge tmp[VERBS_SGE_TMP];
 	struct ibv_send_wr wr;
 	uint64_t bytes;
 
@@ -131,17 +156,36 @@ static nd_status verbs_qp_send(struct nd_qp *pub, void *ctx,
 	if (__builtin_expect(
 		(flags & ND_OP_FLAG_INLINE) && bytes > qp->max_inline, 0))
 		return ND_BUFFER_OVERFLOW;
+	if (compact)
+		sge = verbs_sge_compact(sge, &nsge, tmp);
 	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
 	wr.num_sge = (int)nsge;
 	wr.opcode = IBV_WR_SEND;
 	return verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_SEND, flags);
 }
 
-static nd_status verbs_qp_write(struct nd_qp *pub, void *ctx,
-				const struct nd_sge *sge, uint32_t nsge,
-				uint64_t raddr, uint32_t rkey, uint32_t flags)
+static nd_status verbs_qp_send(struct nd_qp *pub, void *ctx,
+			       const struct nd_sge *sge, uint32_t nsge,
+			       uint32_t flags)
+{
+	return verbs_send_body(pub, ctx, sge, nsge, flags, false);
+}
+
+static nd_status verbs_qp_send_q(struct nd_qp *pub, void *ctx,
+				 const struct nd_sge *sge, uint32_t nsge,
+				 uint32_t flags)
+{
+	return verbs_send_body(pub, ctx, sge, nsge, flags, true);
+}
+
+static inline nd_status verbs_write_body(struct nd_qp *pub, void *ctx,
+					 const struct nd_sge *sge,
+					 uint32_t nsge, uint64_t raddr,
+					 uint32_t rkey, uint32_t flags,
+					 bool compact)
 {
 	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct nd_sge tmp[VERBS_SGE_TMP];
 	struct ibv_send_wr wr;
 	uint64_t bytes;
 
@@ -155,12 +199,28 @@ static nd_status verbs_qp_write(struct nd_qp *pub, void *ctx,
 	if (__builtin_expect(
 		(flags & ND_OP_FLAG_INLINE) && bytes > qp->max_inline, 0))
 		return ND_BUFFER_OVERFLOW;
+	if (compact)
+		sge = verbs_sge_compact(sge, &nsge, tmp);
 	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
 	wr.num_sge = (int)nsge;
 	wr.opcode = IBV_WR_RDMA_WRITE;
 	wr.wr.rdma.remote_addr = raddr;
 	wr.wr.rdma.rkey = rkey;
 	return verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_WRITE, flags);
+}
+
+static nd_status verbs_qp_write(struct nd_qp *pub, void *ctx,
+				const struct nd_sge *sge, uint32_t nsge,
+				uint64_t raddr, uint32_t rkey, uint32_t flags)
+{
+	return verbs_write_body(pub, ctx, sge, nsge, raddr, rkey, flags, false);
+}
+
+static nd_status verbs_qp_write_q(struct nd_qp *pub, void *ctx,
+				  const struct nd_sge *sge, uint32_t nsge,
+				  uint64_t raddr, uint32_t rkey, uint32_t flags)
+{
+	return verbs_write_body(pub, ctx, sge, nsge, raddr, rkey, flags, true);
 }
 
 static nd_status verbs_qp_read(struct nd_qp *pub, void *ctx,
@@ -269,10 +329,12 @@ static nd_status verbs_qp_invalidate(struct nd_qp *pub, void *ctx,
 	return ND_SUCCESS;
 }
 
-static nd_status verbs_qp_receive(struct nd_qp *pub, void *ctx,
-				  const struct nd_sge *sge, uint32_t nsge)
+static inline nd_status verbs_receive_body(struct nd_qp *pub, void *ctx,
+					   const struct nd_sge *sge,
+					   uint32_t nsge, bool compact)
 {
 	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct nd_sge tmp[VERBS_SGE_TMP];
 	struct ibv_recv_wr wr, *bad;
 	uint32_t head = qp->rq_head;
 	struct verbs_slot *s;
@@ -287,6 +349,8 @@ static nd_status verbs_qp_receive(struct nd_qp *pub, void *ctx,
 		return ND_NO_MORE_ENTRIES;
 	if (__builtin_expect(verbs_sge_bytes(sge, nsge) > qp->max_msg, 0))
 		return ND_BUFFER_OVERFLOW;
+	if (compact)
+		sge = verbs_sge_compact(sge, &nsge, tmp);
 	s = &qp->ring->rq[head & qp->rq_mask];
 	s->ctx = ctx;
 	s->seq = head;
@@ -299,6 +363,18 @@ static nd_status verbs_qp_receive(struct nd_qp *pub, void *ctx,
 		return verbs_post_error(ret);
 	qp->rq_head = head + 1;
 	return ND_SUCCESS;
+}
+
+static nd_status verbs_qp_receive(struct nd_qp *pub, void *ctx,
+				  const struct nd_sge *sge, uint32_t nsge)
+{
+	return verbs_receive_body(pub, ctx, sge, nsge, false);
+}
+
+static nd_status verbs_qp_receive_q(struct nd_qp *pub, void *ctx,
+				    const struct nd_sge *sge, uint32_t nsge)
+{
+	return verbs_receive_body(pub, ctx, sge, nsge, true);
 }
 
 /* A QP on an SRQ takes its receives from the SRQ. */
@@ -319,6 +395,24 @@ static const struct nd_qp_fast_ops verbs_qp_fast = {
     .invalidate = verbs_qp_invalidate,
     .read = verbs_qp_read,
     .write = verbs_qp_write,
+};
+
+static const struct nd_qp_fast_ops verbs_qp_fast_q = {
+    .send = verbs_qp_send_q,
+    .receive = verbs_qp_receive_q,
+    .bind = verbs_qp_bind,
+    .invalidate = verbs_qp_invalidate,
+    .read = verbs_qp_read,
+    .write = verbs_qp_write_q,
+};
+
+static const struct nd_qp_fast_ops verbs_qp_fast_srq_q = {
+    .send = verbs_qp_send_q,
+    .receive = verbs_qp_receive_srq,
+    .bind = verbs_qp_bind,
+    .invalidate = verbs_qp_invalidate,
+    .read = verbs_qp_read,
+    .write = verbs_qp_write_q,
 };
 
 static const struct nd_qp_fast_ops verbs_qp_fast_srq = {
@@ -536,6 +630,7 @@ nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
 			  uint32_t inline_size, struct nd_qp **out)
 {
 	struct verbs_adapter *a = verbs_adapter_of(ab);
+	const struct nd_qp_fast_ops *fast;
 	struct verbs_qp *qp;
 	struct ibv_qp_init_attr ia;
 	nd_status st = ND_INSUFFICIENT_RESOURCES;
@@ -595,9 +690,11 @@ nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
 	}
 	if (qp->srq)
 		verbs_qpn_add(a, qp->qp->qp_num, context);
-	nd_object_init(&qp->base.obj, ND_OBJ_QP,
-		       qp->srq ? &verbs_qp_fast_srq : &verbs_qp_fast,
-		       &verbs_qp_obj_ops, ab);
+	if (a->zero_sge_quirk)
+		fast = qp->srq ? &verbs_qp_fast_srq_q : &verbs_qp_fast_q;
+	else
+		fast = qp->srq ? &verbs_qp_fast_srq : &verbs_qp_fast;
+	nd_object_init(&qp->base.obj, ND_OBJ_QP, fast, &verbs_qp_obj_ops, ab);
 	qp->base.ops = &verbs_qp_ops;
 	qp->base.context = context;
 	*out = &qp->base.pub;
@@ -620,6 +717,7 @@ static nd_status verbs_srq_receive(struct nd_srq *pub, void *ctx,
 				   const struct nd_sge *sge, uint32_t nsge)
 {
 	struct verbs_srq *srq = container_of(pub, struct verbs_srq, base.pub);
+	struct nd_sge tmp[VERBS_SGE_TMP];
 	struct ibv_recv_wr wr, *bad;
 	struct verbs_slot *slots, *s = NULL;
 	uint32_t n, i, idx = 0;
@@ -650,6 +748,8 @@ static nd_status verbs_srq_receive(struct nd_srq *pub, void *ctx,
 	}
 	if (__builtin_expect(!s, 0))
 		return ND_NO_MORE_ENTRIES;
+	if (srq->ad->zero_sge_quirk)
+		sge = verbs_sge_compact(sge, &nsge, tmp);
 	s->ctx = ctx;
 	wr.wr_id = (uintptr_t)s;
 	wr.next = NULL;
