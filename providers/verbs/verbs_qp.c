@@ -83,8 +83,25 @@ verbs_sge_compact(const struct nd_sge *sge, uint32_t *nsge, struct nd_sge *tmp)
 	return tmp;
 }
 
+/* siw also refuses a receive without SGEs: give it one empty SGE. */
+static inline const struct nd_sge *
+verbs_rsge_compact(const struct nd_sge *sge, uint32_t *nsge, struct nd_sge *tmp)
+{
+	sge = verbs_sge_compact(sge, nsge, tmp);
+	if (!*nsge) {
+		tmp[0].buffer = tmp;
+		tmp[0].buffer_length = 0;
+		tmp[0].memory_region_token = 0;
+		*nsge = 1;
+		return tmp;
+	}
+	return sge;
+}
+
 static nd_status verbs_post_error(int ret)
 {
+	if (ret < 0) /* siw's library returns -errno */
+		ret = -ret;
 	switch (ret) {
 	case ENOMEM:
 		return ND_NO_MORE_ENTRIES;
@@ -350,7 +367,7 @@ static inline nd_status verbs_receive_body(struct nd_qp *pub, void *ctx,
 	if (__builtin_expect(verbs_sge_bytes(sge, nsge) > qp->max_msg, 0))
 		return ND_BUFFER_OVERFLOW;
 	if (compact)
-		sge = verbs_sge_compact(sge, &nsge, tmp);
+		sge = verbs_rsge_compact(sge, &nsge, tmp);
 	s = &qp->ring->rq[head & qp->rq_mask];
 	s->ctx = ctx;
 	s->seq = head;
@@ -749,7 +766,7 @@ static nd_status verbs_srq_receive(struct nd_srq *pub, void *ctx,
 	if (__builtin_expect(!s, 0))
 		return ND_NO_MORE_ENTRIES;
 	if (srq->ad->zero_sge_quirk)
-		sge = verbs_sge_compact(sge, &nsge, tmp);
+		sge = verbs_rsge_compact(sge, &nsge, tmp);
 	s->ctx = ctx;
 	wr.wr_id = (uintptr_t)s;
 	wr.next = NULL;
