@@ -10,9 +10,12 @@
 #
 # "@ADDR" in ADDR or ARGS stands for $ND_TEST_ADDR (skip, exit 77, if unset).
 # Every process is killed after SMOKE_TIMEOUT seconds (default 60).
+# SMOKE_WRAPPER (e.g. "valgrind --error-exitcode=99") runs every tool under
+# that command: scripts/test.sh's valgrind suite.
 set -u
 
 limit=${SMOKE_TIMEOUT:-60}
+wrapper=${SMOKE_WRAPPER:-} # split into words on purpose
 mode=$1
 shift
 
@@ -41,7 +44,7 @@ single)
 		a=$(subst "$a") || exit $?
 		set -- "$@" "$a"
 	done
-	timeout -k 5 "$limit" "$tool" "$@"
+	timeout -k 5 "$limit" $wrapper "$tool" "$@"
 	rc=$?
 	[ $rc -eq 124 ] && echo "smoke: $tool timed out after ${limit}s" >&2
 	exit $rc
@@ -50,7 +53,7 @@ fail)
 	text=$1
 	tool=$2
 	shift 2
-	timeout -k 5 "$limit" "$tool" "$@" >"$tmp/out" 2>"$tmp/err"
+	timeout -k 5 "$limit" $wrapper "$tool" "$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	cat "$tmp/out"
 	cat "$tmp/err" >&2
@@ -83,7 +86,7 @@ case $addr in
 *) saddr="$addr:0" ;;
 esac
 
-timeout -k 5 "$limit" "$tool" -s "$saddr" --wait "$limit" "$@" >"$tmp/server" 2>&1 &
+timeout -k 5 "$limit" $wrapper "$tool" -s "$saddr" --wait "$limit" "$@" >"$tmp/server" 2>&1 &
 spid=$!
 
 # Wait for the server to listen; it prints "# <tool>: listening on ADDR".
@@ -106,7 +109,7 @@ if [ -z "$peer" ]; then
 	exit 1
 fi
 
-timeout -k 5 "$limit" "$tool" -c "$peer" "$@" >"$tmp/client" 2>&1
+timeout -k 5 "$limit" $wrapper "$tool" -c "$peer" "$@" >"$tmp/client" 2>&1
 crc=$?
 # A client that failed early may leave the server waiting: give it a few
 # seconds to notice, then stop it.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with -Wall -Wextra -Werror and runs every
 # test suite: on this host (unit, conformance-tcp, examples, and again under
-# ASan+UBSan and TSan) and, inside a
+# ASan+UBSan, TSan and valgrind) and, inside a
 # QEMU VM, on real Soft-RoCE and Soft-iWARP devices (rdma-rxe0, rdma-siw0)
 # and across two VMs (rdma-two-host). Prints one line per suite and ends with
 # the total. Exit status 0 only if nothing failed.
@@ -117,6 +117,18 @@ host_suite examples examples
 # the core's engine and the providers' progress threads.
 sanitizer_suite asan address,undefined unit conformance-tcp examples
 sanitizer_suite tsan thread unit conformance-tcp
+
+# valgrind memcheck under every example tool over tcp: any memory error or
+# definite leak fails the tool (the slow suite: about two minutes).
+if has_suite examples; then
+	rm -f "$BUILD/meson-logs/valgrind.json"
+	SMOKE_TIMEOUT=180 SMOKE_WRAPPER="valgrind -q --error-exitcode=99 \
+--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite" \
+		meson test -C "$BUILD" --no-rebuild --suite examples \
+		--logbase valgrind --timeout-multiplier 4 --print-errorlogs \
+		>"$BUILD/valgrind.out" 2>&1
+	count valgrind $?
+fi
 
 if [ "${ND_SKIP_VM:-0}" = 1 ] && [ "${CI:-}" != true ]; then
 	echo "SKIP: the VM suites (rdma-rxe0, rdma-siw0, rdma-two-host): ND_SKIP_VM=1"
