@@ -6,6 +6,7 @@
  */
 #include "core.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Resolves `handle` to its object or returns ND_INVALID_HANDLE. */
@@ -103,6 +104,24 @@ nd_status nd_adapter_query(struct nd_adapter *adapter,
 	*info = nd_adapter_base_of(adapter)->info;
 	info->info_version = version;
 	*size = sizeof(*info);
+	return ND_SUCCESS;
+}
+
+nd_status nd_adapter_get_identity(struct nd_adapter *adapter,
+				  struct nd_adapter_identity *identity)
+{
+	LIVE_OR_RETURN(obj, adapter, ND_OBJ_ADAPTER);
+	(void)obj;
+	if (!identity)
+		return ND_INVALID_PARAMETER_1;
+	struct nd_adapter_base *a = nd_adapter_base_of(adapter);
+	memset(identity, 0, sizeof(*identity));
+	snprintf(identity->provider, sizeof(identity->provider), "%s",
+		 a->provider->name);
+	snprintf(identity->device, sizeof(identity->device), "%.*s",
+		 (int)sizeof(a->device_name), a->device_name);
+	snprintf(identity->transport, sizeof(identity->transport), "%.*s",
+		 (int)sizeof(a->transport), a->transport);
 	return ND_SUCCESS;
 }
 

@@ -297,6 +297,19 @@ nd_status nd_adapter_query(struct nd_adapter *adapter,
 nd_status nd_adapter_query_address_list(struct nd_adapter *adapter,
 					struct nd_address_list *list,
 					uint32_t *size);
+/*
+ * Linux extension (no ND counterpart): who serves the adapter, for tools
+ * such as nd-adapterinfo. Strings are NUL-terminated; "" when unknown.
+ */
+struct nd_adapter_identity {
+	char provider[16];  /* "verbs", "tcp" */
+	char device[64];    /* "rxe0", "mlx5_0", "tcp" */
+	char transport[16]; /* "InfiniBand", "RoCE", "iWARP", "TCP" */
+};
+
+nd_status nd_adapter_get_identity(struct nd_adapter *adapter,
+				  struct nd_adapter_identity *identity);
+
 /* ND numbering: 3 depth, 4 group, 5 affinity, 6 cq. */
 nd_status nd_adapter_create_cq(struct nd_adapter *adapter, uint32_t depth,
 			       uint16_t group, uint64_t affinity,

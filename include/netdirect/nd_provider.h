@@ -157,6 +157,10 @@ struct nd_adapter_base {
 	/* Filled by the provider before nd_adapter_base_init(); the core
 	 * checks every create call against it. */
 	struct nd_adapter_info info;
+	/* Set by the provider before nd_adapter_base_init(), for
+	 * nd_adapter_get_identity(): e.g. "rxe0" and "RoCE". */
+	char device_name[64];
+	char transport[16];
 	struct nd_ov_engine *engine; /* core-private */
 };
 

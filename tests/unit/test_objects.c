@@ -537,6 +537,20 @@ static void test_adapter_bad_input(void **state)
 	assert_int_equal(((struct nd_address_list *)list_buf)->count, 2);
 }
 
+static void test_adapter_identity(void **state)
+{
+	struct fixture *f = *state;
+	struct nd_adapter_identity id;
+
+	assert_int_equal(nd_adapter_get_identity(NULL, &id), ND_INVALID_HANDLE);
+	assert_int_equal(nd_adapter_get_identity(f->a, NULL),
+			 ND_INVALID_PARAMETER_1);
+	assert_int_equal(nd_adapter_get_identity(f->a, &id), ND_SUCCESS);
+	assert_string_equal(id.provider, "test");
+	assert_string_equal(id.device, "test0");
+	assert_string_equal(id.transport, "memory");
+}
+
 static void test_create_bad_input(void **state)
 {
 	struct fixture *f = *state;
@@ -1003,6 +1017,7 @@ int main(void)
 	    T(test_ov_sync_status_written),
 	    T(test_ov_bad_input),
 	    T(test_adapter_bad_input),
+	    T(test_adapter_identity),
 	    T(test_create_bad_input),
 	    T(test_cq_bad_input),
 	    T(test_mr_bad_input),

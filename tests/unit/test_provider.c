@@ -13,6 +13,7 @@
 #include <netdirect/nd_provider.h>
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -732,6 +733,8 @@ static nd_status tp_open(uint64_t id, struct nd_adapter **out)
 			     ND_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED |
 			     ND_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED,
 	};
+	snprintf(a->device_name, sizeof(a->device_name), "test0");
+	snprintf(a->transport, sizeof(a->transport), "memory");
 	st = nd_adapter_base_init(a, &adapter_ops, &tp_obj_ops, &test_provider);
 	if (st != ND_SUCCESS) {
 		free(a);
