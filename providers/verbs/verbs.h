@@ -117,7 +117,8 @@ struct verbs_adapter {
 	bool cq_resize;
 	bool cq_ex;
 	bool srq_resize;
-	bool zero_sge_quirk; /* leave empty SGEs out (siw) */
+	bool zero_sge_quirk;   /* leave empty SGEs out (siw) */
+	bool solicited_as_any; /* no solicited-only CQ events (siw) */
 	uint32_t max_send_sge;
 	uint32_t max_recv_sge;
 	uint32_t max_srq_sge;

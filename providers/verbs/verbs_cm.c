@@ -157,8 +157,14 @@ static void conn_take_event_data(struct verbs_conn *c,
 		len = 0;
 	c->peer_plen = len;
 	c->has_peer_data = true;
-	c->peer_out = cp->responder_resources;
-	c->peer_in = cp->initiator_depth;
+	if (ev->event == RDMA_CM_EVENT_ESTABLISHED && c->active) {
+		/* iWARP's reply reports this side's negotiated ORD/IRD */
+		c->peer_out = cp->initiator_depth;
+		c->peer_in = cp->responder_resources;
+	} else {
+		c->peer_out = cp->responder_resources;
+		c->peer_in = cp->initiator_depth;
+	}
 }
 
 /* ---------------------------------------------------------------------------

@@ -230,7 +230,8 @@ static nd_status verbs_cq_notify(struct nd_cq_base *b, uint32_t type,
 	}
 	/* ERRORS: verbs has no errors-only arm; solicited-only also fires
 	 * on an error completion. */
-	ret = ibv_req_notify_cq(cq->cq, type != ND_CQ_NOTIFY_ANY);
+	ret = ibv_req_notify_cq(cq->cq, type != ND_CQ_NOTIFY_ANY &&
+					    !cq->ad->solicited_as_any);
 	if (ret) {
 		pthread_mutex_unlock(&cq->lock);
 		ND_ERR(VERBS_LOG, "ibv_req_notify_cq: %s", strerror(ret));

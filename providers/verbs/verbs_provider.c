@@ -32,7 +32,7 @@
  * Transport capability table. Private data: IB/RoCE carry 92 bytes in a CM
  * REQ of which rdma_cm's header takes 36, 196 in a REP and 148 in a REJ (one
  * limit covers accept and reject); iWARP's MPA private data goes through
- * rdma_ucm's u8 length.
+ * rdma_ucm's u8 length (255) and MPA v2 takes 4 bytes of it for IRD/ORD.
  */
 static const struct verbs_transport verbs_transports[] = {
     [VERBS_TP_IB] =
@@ -61,8 +61,8 @@ static const struct verbs_transport verbs_transports[] = {
 	    .active_sends_first = true,
 	    .read_sink_remote_write = true,
 	    .max_read_sge = 1,
-	    .max_caller_data = 255,
-	    .max_callee_data = 255,
+	    .max_caller_data = 251,
+	    .max_callee_data = 251,
 	},
 };
 
@@ -729,6 +729,10 @@ static nd_status verbs_open_adapter(uint64_t adapter_id,
 	/* siw: vendor id "bmt" */
 	a->zero_sge_quirk = dx.orig_attr.vendor_id == 0x626d74 ||
 			    !strncmp(ibv_get_device_name(dev), "siw", 3);
+	/* siw never raises a solicited-only event for a received SE
+	 * message: arm for any completion instead (a spurious wake-up is
+	 * harmless, a missed one hangs the application). */
+	a->solicited_as_any = a->zero_sge_quirk;
 	verbs_probe(a, &dx);
 	verbs_fill_info(a, &dx);
 

@@ -963,7 +963,12 @@ nd_status verbs_create_srq(struct nd_adapter_base *ab, uint32_t depth,
 	}
 	memset(&ia, 0, sizeof(ia));
 	ia.srq_context = srq;
+	/* Without SRQ resize, room for Modify to grow the depth later. */
 	ia.attr.max_wr = depth;
+	if (!a->srq_resize)
+		ia.attr.max_wr = depth * 4 > 4096 ? depth * 4 : 4096;
+	if (ia.attr.max_wr > a->base.info.max_shared_receive_queue_depth)
+		ia.attr.max_wr = a->base.info.max_shared_receive_queue_depth;
 	ia.attr.max_sge = max_sge ? max_sge : 1;
 	srq->srq = ibv_create_srq(a->pd, &ia);
 	if (!srq->srq) {
