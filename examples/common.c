@@ -676,10 +676,27 @@ static void json_str(const char *key, const char *v, bool comma)
 	printf("\"%s\n", comma ? "," : "");
 }
 
+void ex_identity_str(struct nd_adapter *adapter, char *out, size_t len)
+{
+	struct nd_adapter_identity id;
+
+	if (ND_FAILED(nd_adapter_get_identity(adapter, &id)))
+		snprintf(out, len, "provider unknown");
+	else
+		snprintf(out, len, "provider %s, device %s, transport %s",
+			 id.provider, id.device[0] ? id.device : "?",
+			 id.transport[0] ? id.transport : "?");
+}
+
 void ex_json_begin(const struct ex_opts *o, const char *measures,
+		   struct nd_adapter *adapter,
 		   const struct nd_adapter_info *info, const char *local,
 		   const char *peer, const char *mode_extra)
 {
+	struct nd_adapter_identity id;
+
+	if (ND_FAILED(nd_adapter_get_identity(adapter, &id)))
+		memset(&id, 0, sizeof(id));
 	printf("{\n");
 	json_str("tool", o->tool, true);
 	json_str("measures", measures, true);
@@ -688,9 +705,11 @@ void ex_json_begin(const struct ex_opts *o, const char *measures,
 		json_str("peer", peer, true);
 	if (mode_extra)
 		printf("%s", mode_extra);
-	printf("  \"adapter\": {\"vendor_id\": %u, \"device_id\": %u, "
+	printf("  \"adapter\": {\"provider\": \"%s\", \"device\": \"%s\", "
+	       "\"transport\": \"%s\", \"vendor_id\": %u, \"device_id\": %u, "
 	       "\"adapter_id\": \"0x%016" PRIx64 "\", \"flags\": \"",
-	       info->vendor_id, info->device_id, info->adapter_id);
+	       id.provider, id.device, id.transport, info->vendor_id,
+	       info->device_id, info->adapter_id);
 	ex_print_flags(stdout, info->adapter_flags, "|");
 	printf("\"},\n  \"results\": [");
 	json_rows = 0;
@@ -1579,8 +1598,8 @@ static void print_header(struct ex_conn *c, const struct ex_tool *t)
 		 c->sq_depth,
 		 (c->params.flags & EX_PF_CHECK) ? "true" : "false");
 	if (o->json) {
-		ex_json_begin(o, t->measures, &c->info, c->local_str,
-			      c->peer_str, extra);
+		ex_json_begin(o, t->measures, c->adapter, &c->info,
+			      c->local_str, c->peer_str, extra);
 		return;
 	}
 	printf("# %s: %s\n", o->tool, t->measures);
@@ -1590,9 +1609,9 @@ static void print_header(struct ex_conn *c, const struct ex_tool *t)
 	       " flags ",
 	       c->info.vendor_id, c->info.device_id, c->info.adapter_id);
 	ex_print_flags(stdout, c->info.adapter_flags, "|");
-	printf("\n# provider/transport: not exposed by the netdirect API "
-	       "(ND_PROVIDERS=%s)\n",
-	       getenv("ND_PROVIDERS") ? getenv("ND_PROVIDERS") : "any");
+	char identity[160];
+	ex_identity_str(c->adapter, identity, sizeof(identity));
+	printf("\n# %s\n", identity);
 	printf("# %s; %u SGE; inline <= %u B; depth %u; data checked %s\n",
 	       o->blocking ? "blocking (CQ notify + overlapped fd)" : "polling",
 	       c->ssge, c->inline_max, c->sq_depth,

@@ -310,8 +310,11 @@ void ex_table_header(const struct ex_opts *o, const char *first, bool bw);
 void ex_table_row(const struct ex_opts *o, const char *op, uint32_t size,
 		  struct ex_samples *s, bool bw);
 void ex_json_begin(const struct ex_opts *o, const char *measures,
+		   struct nd_adapter *adapter,
 		   const struct nd_adapter_info *info, const char *local,
 		   const char *peer, const char *extra);
+/* "provider tcp, device tcp, transport TCP", from nd_adapter_get_identity. */
+void ex_identity_str(struct nd_adapter *adapter, char *out, size_t len);
 void ex_json_end(void);
 
 #endif /* ND_EXAMPLES_COMMON_H */

@@ -81,6 +81,9 @@ static int show(const struct sockaddr *sa, uint32_t len, bool first)
 	if (ND_FAILED(ex_open_adapter(&o, sa, len, &a, &in)))
 		return 1;
 	adapter_addresses(a, addrs, sizeof(addrs));
+	struct nd_adapter_identity id;
+	if (ND_FAILED(nd_adapter_get_identity(a, &id)))
+		memset(&id, 0, sizeof(id));
 	same = seen_before(in.adapter_id, addrs, host);
 	if (same && !o.json) {
 		printf("\naddress: %s\n\tadapter: the same as for %s\n", host,
@@ -123,10 +126,11 @@ static int show(const struct sockaddr *sa, uint32_t len, bool first)
 	    {"MaxCalleeData", "max_callee_data", in.max_callee_data},
 	};
 	if (o.json) {
-		printf(
-		    "%s\n    {\"address\": \"%s\", \"adapter_addresses\": \"%s\", "
-		    "\"provider\": null, \"transport\": null",
-		    first ? "" : ",", host, addrs);
+		printf("%s\n    {\"address\": \"%s\", \"adapter_addresses\": "
+		       "\"%s\", \"provider\": \"%s\", \"device\": \"%s\", "
+		       "\"transport\": \"%s\"",
+		       first ? "" : ",", host, addrs, id.provider, id.device,
+		       id.transport);
 		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 			if (!strcmp(f[i].json, "adapter_id") ||
 			    !strcmp(f[i].json, "info_version"))
@@ -148,8 +152,9 @@ static int show(const struct sockaddr *sa, uint32_t len, bool first)
 	} else {
 		printf("%saddress: %s\n", first ? "" : "\n", host);
 		printf("\tadapter addresses: %s\n", addrs[0] ? addrs : "?");
-		printf(
-		    "\tprovider, transport: not exposed by the netdirect API\n");
+		printf("\tprovider: %s\n\tdevice: %s\n\ttransport: %s\n",
+		       id.provider, id.device[0] ? id.device : "?",
+		       id.transport[0] ? id.transport : "?");
 		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 			if (!strcmp(f[i].json, "adapter_id"))
 				printf("\t%s: 0x%016" PRIx64 "\n", f[i].name,

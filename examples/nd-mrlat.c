@@ -192,8 +192,8 @@ int main(int argc, char **argv)
 
 		snprintf(extra, sizeof(extra), "  \"mode\": \"%s\",\n",
 			 o.blocking ? "blocking" : "get_overlapped_result");
-		ex_json_begin(&o, "memory registration latency", &info, local,
-			      NULL, extra);
+		ex_json_begin(&o, "memory registration latency", adapter, &info,
+			      local, NULL, extra);
 	} else {
 		printf(
 		    "# nd-mrlat: memory registration latency (register and deregister, same region object)\n");
