@@ -75,6 +75,19 @@ static nd_status copy_address(nd_status st, const struct sockaddr_storage *ss,
 	return ND_SUCCESS;
 }
 
+/* GetNotifyAffinity's checks, and its answer where the provider has no
+ * preference: group 0, no affinity. */
+static nd_status default_affinity(uint16_t *group, uint64_t *affinity)
+{
+	if (!group)
+		return ND_INVALID_PARAMETER_1;
+	if (!affinity)
+		return ND_INVALID_PARAMETER_2;
+	*group = 0;
+	*affinity = 0;
+	return ND_SUCCESS;
+}
+
 /* --- adapter ------------------------------------------------------------ */
 
 nd_status nd_adapter_release(struct nd_adapter *adapter)
@@ -320,16 +333,9 @@ nd_status nd_cq_get_notify_affinity(struct nd_cq *cq, uint16_t *group,
 {
 	LIVE_OR_RETURN(obj, cq, ND_OBJ_CQ);
 	(void)obj;
-	if (!group)
-		return ND_INVALID_PARAMETER_1;
-	if (!affinity)
-		return ND_INVALID_PARAMETER_2;
 	struct nd_cq_base *b = nd_cq_base_of(cq);
-	if (!b->ops->get_notify_affinity) {
-		*group = 0;
-		*affinity = 0;
-		return ND_SUCCESS;
-	}
+	if (!group || !affinity || !b->ops->get_notify_affinity)
+		return default_affinity(group, affinity);
 	return b->ops->get_notify_affinity(b, group, affinity);
 }
 
@@ -439,16 +445,9 @@ nd_status nd_srq_get_notify_affinity(struct nd_srq *srq, uint16_t *group,
 {
 	LIVE_OR_RETURN(obj, srq, ND_OBJ_SRQ);
 	(void)obj;
-	if (!group)
-		return ND_INVALID_PARAMETER_1;
-	if (!affinity)
-		return ND_INVALID_PARAMETER_2;
 	struct nd_srq_base *b = nd_srq_base_of(srq);
-	if (!b->ops->get_notify_affinity) {
-		*group = 0;
-		*affinity = 0;
-		return ND_SUCCESS;
-	}
+	if (!group || !affinity || !b->ops->get_notify_affinity)
+		return default_affinity(group, affinity);
 	return b->ops->get_notify_affinity(b, group, affinity);
 }
 
