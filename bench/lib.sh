@@ -5,6 +5,7 @@
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T=${BENCH_TIMEOUT:-120}          # bound on each client/server run, seconds
+# shellcheck disable=SC2034  # used by the sourcing scripts
 RUNS=${BENCH_RUNS:-3}            # alternating rounds per comparison
 BENCH_PIDS=()
 BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nd-bench.XXXXXX") || exit 1
@@ -116,6 +117,8 @@ pair() {
 	cli[${#cli[@]} - 1]=${cli[${#cli[@]} - 1]}$port
 	timeout -k 5 "$T" "${cli[@]}" >"$out" 2>&1
 	rc=$?
+	# A server whose client failed would wait for another one: stop it now.
+	[ $rc = 0 ] || kill "$SPID" 2>/dev/null
 	finish_server
 	if [ $rc != 0 ]; then
 		echo "# $name: client exit $rc:" >&2; tail -n 5 "$out" "$slog" >&2
@@ -143,9 +146,9 @@ ratio() {
 		if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.3f\n", a / b }'
 }
 
-# vals NAME: the recorded values of series NAME (one per successful run).
+# SERIES[NAME]: the values recorded for NAME (one per successful run).
 declare -A SERIES=()
 record() { [ -n "${2:-}" ] && SERIES[$1]="${SERIES[$1]:-} $2"; return 0; }
 # shellcheck disable=SC2086  # word splitting intended
 med() { median ${SERIES[$1]:-}; }
-runs_of() { local a=(${SERIES[$1]:-}); echo ${#a[@]}; }
+runs_of() { local a; read -ra a <<<"${SERIES[$1]:-}"; echo ${#a[@]}; }

@@ -85,7 +85,7 @@ printf '# %-36s %5s %10s %10s\n' "tool" "runs" "t_typical" "t_avg"
 row() { printf '# %-36s %5s %10s %10s\n' "$1" "$(runs_of "$2.avg")" "$(med "$2.typ")" "$(med "$2.avg")"; }
 row "nd-pingpong tcp, busy-poll" nd-poll
 row "raw TCP, busy-poll" raw-poll
-[ $have_fi = 1 ] && row "fi_pingpong -p tcp -e msg (avg only)" fi
+[ $have_fi = 1 ] && row "fi_pingpong -p tcp -e msg (avg only)" "fi"
 [ $have_ucx = 1 ] && row "ucx_perftest tag_lat UCX_TLS=tcp" ucx
 row "nd-pingpong tcp, blocking" nd-block
 row "raw TCP, blocking" raw-block
