@@ -400,6 +400,11 @@ bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state);
 /* Pushes pending frames; adapter locked. */
 void tcp_qp_tx(struct tcp_qp *qp);
 void tcp_qp_timer(struct tcp_qp *qp, uint64_t now);
+/* Moves whatever the QP's socket has, from an application's poll. */
+void tcp_qp_drive(struct tcp_qp *qp);
+/* From get_results on an empty CQ: if the adapter lock is free, drive the
+ * sockets of the QPs completing to cq. */
+void tcp_adapter_drive(struct tcp_adapter *ad, struct tcp_cq *cq);
 /* Back to unconnected after a failed connect (receives stay posted). */
 void tcp_qp_detach(struct tcp_qp *qp);
 nd_status tcp_check_recv_sges(struct tcp_adapter *ad, const struct nd_sge *sge,

@@ -49,6 +49,17 @@ void tcp_unlock(struct tcp_adapter *ad)
 	free(puts);
 }
 
+void tcp_adapter_drive(struct tcp_adapter *ad, struct tcp_cq *cq)
+{
+	if (pthread_mutex_trylock(&ad->lock) != 0)
+		return; /* the progress thread (or a poster) is at work */
+	ad->depth++;
+	for (struct tcp_qp *qp = ad->qps; qp; qp = qp->ad_next)
+		if (qp->rcq == cq || qp->icq == cq)
+			tcp_qp_drive(qp);
+	tcp_unlock(ad);
+}
+
 void tcp_put_later(struct tcp_adapter *ad, struct nd_object *obj)
 {
 	if (ad->nputs == ad->cap_puts) {

@@ -15,9 +15,13 @@ static uint32_t cq_get_results(struct nd_cq *pub, struct nd_result *res,
 	struct tcp_cq *cq = container_of(pub, struct tcp_cq, base.pub);
 	uint32_t n;
 
-	/* Unlocked peek: an empty CQ costs no lock. */
-	if (__atomic_load_n(&cq->count, __ATOMIC_ACQUIRE) == 0)
-		return 0;
+	/* Empty: move what the sockets of this CQ's QPs hold ourselves
+	 * rather than wait for the progress thread to be scheduled. */
+	if (__atomic_load_n(&cq->count, __ATOMIC_ACQUIRE) == 0) {
+		tcp_adapter_drive(tcp_adapter_of(cq->base.obj.adapter), cq);
+		if (__atomic_load_n(&cq->count, __ATOMIC_ACQUIRE) == 0)
+			return 0;
+	}
 	pthread_mutex_lock(&cq->lock);
 	n = count < cq->count ? count : cq->count;
 	for (uint32_t i = 0; i < n; i++) {

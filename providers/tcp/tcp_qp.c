@@ -688,8 +688,12 @@ static enum tcp_wire_state wire_state(struct tcp_qp *qp)
 	}
 }
 
-static void on_eof(struct tcp_qp *qp)
+static void on_eof(struct tcp_qp *qp, int err)
 {
+	if (err)
+		ND_INFO(TCP_LOG, "connection lost: %s", strerror(err));
+	else
+		ND_DEBUG(TCP_LOG, "the peer closed the connection");
 	tcp_qp_break(qp, ND_CANCELED);
 }
 
@@ -714,14 +718,14 @@ static void qp_rx(struct tcp_qp *qp)
 			n = recv(qp->pl.fd, (char *)&qp->rx_hdr + qp->rx_got,
 				 sizeof(qp->rx_hdr) - qp->rx_got, MSG_DONTWAIT);
 			if (n == 0) {
-				on_eof(qp);
+				on_eof(qp, 0);
 				return;
 			}
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
 				if (errno != EAGAIN && errno != EWOULDBLOCK)
-					on_eof(qp);
+					on_eof(qp, errno);
 				return;
 			}
 			qp->rx_got += (uint32_t)n;
@@ -751,14 +755,14 @@ static void qp_rx(struct tcp_qp *qp)
 		n = readv(qp->pl.fd, &qp->rx_iov[qp->rx_iov_idx],
 			  (int)(qp->rx_niov - qp->rx_iov_idx));
 		if (n == 0) {
-			on_eof(qp);
+			on_eof(qp, 0);
 			return;
 		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				on_eof(qp);
+				on_eof(qp, errno);
 			return;
 		}
 		size_t left = (size_t)n;
@@ -802,10 +806,20 @@ void tcp_qp_event(struct tcp_qp *qp, uint32_t events)
 	}
 	if (qp->rx_phase == TCP_RX_STALL &&
 	    (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-		on_eof(qp);
+		on_eof(qp, 0);
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		qp_rx(qp);
+	if (qp->pl.fd >= 0)
+		tcp_qp_tx(qp);
+}
+
+void tcp_qp_drive(struct tcp_qp *qp)
+{
+	if (qp->pl.fd < 0 || qp->tcp_connecting)
+		return;
+	if (qp->rx_phase == TCP_RX_HDR || qp->rx_phase == TCP_RX_PAYLOAD)
 		qp_rx(qp);
 	if (qp->pl.fd >= 0)
 		tcp_qp_tx(qp);
