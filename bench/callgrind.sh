@@ -37,7 +37,7 @@ if [ "${1:-}" != --in-vm ]; then
 		bench/raw-verbs-pingpong.c -lrdmacm -libverbs -lm || exit 2
 	cc -O2 -g -Wall -Wextra -Iinclude -I"$build" -o "$build/bench/nd-emptypoll" bench/nd-emptypoll.c \
 		-L"$build/src" -lnetdirect -Wl,-rpath,"$build/src" || exit 2
-	env=
+	env="BENCH_HOST_DATE='$(date -u '+%F %T UTC')' "
 	for v in BENCH_N1 BENCH_N2 BENCH_SIZE BENCH_INLINE BENCH_DEVICE BENCH_TIMEOUT; do
 		[ -n "${!v:-}" ] && env+="$v=${!v} "
 	done
@@ -66,7 +66,7 @@ ND=(env ND_PROVIDERS=verbs)
 CG=(valgrind --tool=callgrind --compress-strings=no --compress-pos=no)
 
 note "callgrind: $DEV ($ADDR), ${SIZE}-byte ping-pong, inline <= $INL B, runs of $N1 and $N2 iterations (+$WARM warm-up), client under callgrind"
-note "machine: $(nproc) CPUs, $(uname -r), $(valgrind --version); $(date -u '+%F %T UTC')"
+note "machine: $(nproc) CPUs, $(uname -r), $(valgrind --version); host clock ${BENCH_HOST_DATE:-$(date -u '+%F %T UTC')}"
 
 # cgsum FILE REGEX: "calls inclusive_Ir" summed over every call of a function
 # whose name matches REGEX (callgrind.out with uncompressed names/positions:

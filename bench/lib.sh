@@ -8,13 +8,12 @@ T=${BENCH_TIMEOUT:-120}          # bound on each client/server run, seconds
 # shellcheck disable=SC2034  # used by the sourcing scripts
 RUNS=${BENCH_RUNS:-3}            # alternating rounds per comparison
 BENCH_PIDS=()
-BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nd-bench.XXXXXX") || exit 1
+BENCH_TMP= # every tool's output, kept in BUILD_DIR/bench/logs/<script> (see need_build)
 
 bench_cleanup() {
 	local p
 	for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	rm -rf "$BENCH_TMP"
 }
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
@@ -28,6 +27,8 @@ need_build() {
 	ND_BIN=$(cd "$1" && pwd)/examples
 	[ -x "$ND_BIN/nd-pingpong" ] || die "$ND_BIN/nd-pingpong not found (meson setup $1 -Dbuildtype=release && ninja -C $1)"
 	BUILD_DIR=$(cd "$1" && pwd)
+	BENCH_TMP=$BUILD_DIR/bench/logs/$(basename "$0" .sh)
+	{ rm -rf "$BENCH_TMP" && mkdir -p "$BENCH_TMP"; } || die "cannot create $BENCH_TMP"
 }
 
 # build_raw NAME [cc flags...]: compile bench/NAME.c into $BUILD_DIR/bench/NAME

@@ -25,7 +25,7 @@ if [ "${1:-}" != --in-vm ]; then
 	cd "$(dirname "$0")/.." || exit 2
 	case $build in "$PWD"/*) ;; *) echo "$0: $build must be inside $PWD (the VM shares only that)" >&2; exit 2;; esac
 	# Forward the knobs: tests/vm/run passes only ND_* variables into the VM.
-	env=
+	env="BENCH_HOST_DATE='$(date -u '+%F %T UTC')' "
 	for v in BENCH_ITERS BENCH_BW_ITERS BENCH_SIZE BENCH_BW_SIZE BENCH_INLINE BENCH_RUNS BENCH_DEVICES BENCH_TIMEOUT; do
 		[ -n "${!v:-}" ] && env+="$v=${!v} "
 	done
@@ -48,7 +48,7 @@ ND=(env ND_PROVIDERS=verbs)
 [ -n "${ND_VM:-}" ] || note "warning: not inside the VM harness (ND_VM unset)"
 
 note "verbs-vm: latency ${SIZE} B x $N, bandwidth ${BWSIZE} B x $NB (depth $DEPTH), inline <= $INL B, $RUNS rounds"
-note "machine: $(nproc) CPUs, $(uname -r), $(awk '/MemTotal/ { print $2 / 1024 " MiB" }' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%F %T UTC')"
+note "machine: $(nproc) CPUs, $(uname -r), $(awk '/MemTotal/ { print $2 / 1024 " MiB" }' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); host clock ${BENCH_HOST_DATE:-$(date -u '+%F %T UTC')}"
 
 # nd DEV NAME TOOL COLUMN ARGS...: one run of an nd-* tool on DEV; records COLUMN
 # of its table row (5 t_typical, 6 t_avg, 10 MB/s).
