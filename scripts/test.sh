@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with -Wall -Wextra -Werror and runs every
 # test suite: on this host (unit, conformance-tcp, examples, and again under
-# ASan+UBSan, TSan and valgrind) and, inside a
+# ASan+UBSan, TSan and valgrind; libFuzzer on the tcp wire parser) and, inside a
 # QEMU VM, on real Soft-RoCE and Soft-iWARP devices (rdma-rxe0, rdma-siw0)
 # and across two VMs (rdma-two-host). Prints one line per suite and ends with
 # the total. Exit status 0 only if nothing failed.
 #
-# Env: ND_BUILD_DIR (build), ND_SKIP_VM=1 (host suites only; never in CI).
+# Env: ND_BUILD_DIR (build), ND_SKIP_VM=1 (host suites only; never in CI),
+# ND_FUZZ_SECONDS (60).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . scripts/lib.sh
@@ -43,7 +44,11 @@ count() {
 }
 
 has_suite() { # meson exits 1 with "No suitable tests defined."
-	meson test -C "$BUILD" --no-rebuild --list --suite "$1" >/dev/null 2>&1
+	has_suite_in "$BUILD" "$1"
+}
+
+has_suite_in() { # build-dir suite
+	meson test -C "$1" --no-rebuild --list --suite "$2" >/dev/null 2>&1
 }
 
 host_suite() { # report name, meson suite
@@ -117,6 +122,22 @@ host_suite examples examples
 # the core's engine and the providers' progress threads.
 sanitizer_suite asan address,undefined unit conformance-tcp examples
 sanitizer_suite tsan thread unit conformance-tcp
+
+# libFuzzer on the tcp provider's frame parser, bounded (clang build).
+fuzz_suite() {
+	local name=fuzz-tcp dir=$BUILD-fuzz
+	nd_say "building with clang for the fuzz target in $dir"
+	CC=clang nd_build "$dir" -Dexamples=false
+	has_suite_in "$dir" fuzz-tcp || { report $name 0 1 0; echo "fuzz-tcp: no fuzz target was configured"; return; }
+	rm -f "$dir/meson-logs/$name.json"
+	meson test -C "$dir" --suite fuzz-tcp --logbase "$name" \
+		--test-args=-max_total_time="${ND_FUZZ_SECONDS:-60}" \
+		--print-errorlogs >"$BUILD/$name.out" 2>&1
+	local rc=$?
+	cp "$dir/meson-logs/$name.json" "$BUILD/meson-logs/$name.json" 2>/dev/null
+	count "$name" $rc
+}
+fuzz_suite
 
 # valgrind memcheck under every example tool over tcp: any memory error or
 # definite leak fails the tool (the slow suite: about two minutes).
