@@ -119,6 +119,7 @@ struct verbs_adapter {
 	bool srq_resize;
 	bool zero_sge_quirk;   /* leave empty SGEs out (siw) */
 	bool solicited_as_any; /* no solicited-only CQ events (siw) */
+	bool in_order;	       /* RDMA data placed in order (rxe, siw) */
 	uint32_t max_send_sge;
 	uint32_t max_recv_sge;
 	uint32_t max_srq_sge;

@@ -657,6 +657,8 @@ static void verbs_fill_info(struct verbs_adapter *a,
 	info->adapter_flags = ND_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED;
 	if (a->cq_resize)
 		info->adapter_flags |= ND_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED;
+	if (a->in_order)
+		info->adapter_flags |= ND_ADAPTER_FLAG_IN_ORDER_DMA_SUPPORTED;
 	a->max_srq_sge = d->max_srq_sge;
 	a->srq_resize = d->device_cap_flags & IBV_DEVICE_SRQ_RESIZE;
 }
@@ -725,10 +727,19 @@ static nd_status verbs_open_adapter(uint64_t adapter_id,
 	    dx.orig_attr.max_mw > 0 &&
 	    (dx.orig_attr.device_cap_flags &
 	     (IBV_DEVICE_MEM_WINDOW_TYPE_2A | IBV_DEVICE_MEM_WINDOW_TYPE_2B));
-	a->cq_ex = !getenv("ND_VERBS_NO_CQ_EX");
+	/* rxe's extended CQ (rdma-core 44) advances its consumer index twice
+	 * when ibv_next_poll finds the queue empty, then returns stale
+	 * entries: poll it with ibv_poll_cq. */
+	a->cq_ex = !getenv("ND_VERBS_NO_CQ_EX") &&
+		   dx.orig_attr.vendor_id != 0xffffff &&
+		   strncmp(ibv_get_device_name(dev), "rxe", 3) != 0;
 	/* siw: vendor id "bmt" */
 	a->zero_sge_quirk = dx.orig_attr.vendor_id == 0x626d74 ||
 			    !strncmp(ibv_get_device_name(dev), "siw", 3);
+	/* The software devices place RDMA data in order (rxe in PSN order,
+	 * siw from a TCP stream); hardware does not promise it. */
+	a->in_order = a->zero_sge_quirk || dx.orig_attr.vendor_id == 0xffffff ||
+		      !strncmp(ibv_get_device_name(dev), "rxe", 3);
 	/* siw never raises a solicited-only event for a received SE
 	 * message: arm for any completion instead (a spurious wake-up is
 	 * harmless, a missed one hangs the application). */
