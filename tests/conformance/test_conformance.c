@@ -681,6 +681,85 @@ static void test_read_limits(void **state)
 	tc_pair_fini(&p);
 }
 
+/* Bind twice, listen twice, addresses before and after the request. */
+static void test_connection_states(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest, ss;
+	uint32_t dest_len, len;
+	struct nd_overlapped gov, cov, aov, ccov;
+	struct nd_listener *l2;
+
+	memset(&gov, 0, sizeof(gov));
+	tc_pair_init(t, &p, NULL);
+	/* a listener's address needs Listen first */
+	assert_int_equal(nd_adapter_create_listener(t->ad, &l2), ND_SUCCESS);
+	assert_int_equal(
+	    nd_listener_bind(l2, (struct sockaddr *)&t->addr, t->addr_len),
+	    ND_SUCCESS);
+	len = sizeof(ss);
+	assert_int_equal(
+	    nd_listener_get_local_address(l2, (struct sockaddr *)&ss, &len),
+	    ND_INVALID_DEVICE_STATE);
+	assert_int_equal(
+	    nd_listener_bind(l2, (struct sockaddr *)&t->addr, t->addr_len),
+	    ND_ADDRESS_ALREADY_ASSOCIATED);
+	assert_int_equal(nd_listener_listen(l2, 0), ND_SUCCESS);
+	assert_int_not_equal(nd_listener_listen(l2, 0), ND_SUCCESS);
+	nd_listener_release(l2);
+
+	tc_listen(&p, &dest, &dest_len);
+	/* connector: port 0 picks one; a second bind is refused */
+	assert_int_equal(
+	    nd_connector_bind(p.ac, (struct sockaddr *)&t->addr, t->addr_len),
+	    ND_SUCCESS);
+	assert_int_equal(
+	    nd_connector_bind(p.ac, (struct sockaddr *)&t->addr, t->addr_len),
+	    ND_ADDRESS_ALREADY_ASSOCIATED);
+	len = sizeof(ss);
+	assert_int_equal(
+	    nd_connector_get_peer_address(p.pc, (struct sockaddr *)&ss, &len),
+	    ND_CONNECTION_INVALID);
+	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
+	nd_status cst =
+	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
+				 dest_len, 0, 0, NULL, 0, &cov);
+	assert_int_equal(tc_wait_ov(p.l, &gov, gst, TC_TIMEOUT_MS), ND_SUCCESS);
+	/* valid right after the request arrived, before Accept */
+	len = sizeof(ss);
+	assert_int_equal(
+	    nd_connector_get_peer_address(p.pc, (struct sockaddr *)&ss, &len),
+	    ND_SUCCESS);
+	assert_int_equal(ss.ss_family, t->addr.ss_family);
+	nd_status ast = nd_connector_accept(p.pc, p.pqp, 0, 0, NULL, 0, &aov);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.ac, &ccov,
+				    nd_connector_complete_connect(p.ac, &ccov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.pc, &aov, ast, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	/* the active side's local address is the one the passive side sees */
+	struct sockaddr_storage la, pa;
+	uint32_t lal = sizeof(la), pal = sizeof(pa);
+	assert_int_equal(
+	    nd_connector_get_local_address(p.ac, (struct sockaddr *)&la, &lal),
+	    ND_SUCCESS);
+	assert_int_equal(
+	    nd_connector_get_peer_address(p.pc, (struct sockaddr *)&pa, &pal),
+	    ND_SUCCESS);
+	assert_int_equal(lal, pal);
+	assert_memory_equal(&la, &pa, lal);
+	/* connected: a second connect is refused */
+	assert_int_equal(nd_connector_connect(p.ac, p.aqp,
+					      (struct sockaddr *)&dest,
+					      dest_len, 0, 0, NULL, 0, &cov),
+			 ND_CONNECTION_ACTIVE);
+	tc_pair_fini(&p);
+}
+
 /* --- cancel order ----------------------------------------------------- */
 
 static void test_cancel_order(void **state)
@@ -991,6 +1070,7 @@ int main(void)
 	    T(test_connect_no_listener),
 	    T(test_private_data_limits),
 	    T(test_read_limits),
+	    T(test_connection_states),
 	    T(test_cancel_order),
 	    T(test_srq_two_qps),
 	    T(test_srq_notify_threshold),
