@@ -89,6 +89,7 @@ struct tcp_adapter {
 	pthread_t thread;
 	bool stop;
 	bool destroy_on_thread;
+	bool thread_waiting; /* atomic: the progress thread wants the lock */
 	struct tcp_mem *mem[TCP_MEM_SLOTS];
 	uint32_t mem_next;
 	struct tcp_pollable **poll;

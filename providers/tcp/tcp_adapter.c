@@ -51,6 +51,11 @@ void tcp_unlock(struct tcp_adapter *ad)
 
 void tcp_adapter_drive(struct tcp_adapter *ad, struct tcp_cq *cq)
 {
+	/* Step aside while the progress thread waits for the lock: a tight
+	 * polling loop would otherwise keep it out (the mutex is not fair)
+	 * and with it connection events and timers. */
+	if (__atomic_load_n(&ad->thread_waiting, __ATOMIC_RELAXED))
+		return;
 	if (pthread_mutex_trylock(&ad->lock) != 0)
 		return; /* the progress thread (or a poster) is at work */
 	ad->depth++;
@@ -259,7 +264,9 @@ static void *progress_thread(void *arg)
 			ND_ERR(TCP_LOG, "epoll_wait: %s", strerror(errno));
 			n = 0;
 		}
+		__atomic_store_n(&ad->thread_waiting, true, __ATOMIC_RELAXED);
 		tcp_lock(ad);
+		__atomic_store_n(&ad->thread_waiting, false, __ATOMIC_RELAXED);
 		if (ad->stop) {
 			tcp_unlock(ad);
 			break;
