@@ -62,7 +62,9 @@ NEP=$BUILD_DIR/bench/nd-emptypoll
 { [ -x "$RAWV" ] && [ -x "$NEP" ]; } || die "run bench/callgrind.sh on the host (it builds the helpers)"
 case $DEV in rxe0) ADDR=${RXE_IP:-};; siw0) ADDR=${SIW_IP:-};; *) ADDR=${ND_TEST_ADDR:-};; esac
 [ -n "$ADDR" ] || die "no address for $DEV"
-ND=(env ND_PROVIDERS=verbs)
+# Exported rather than given with env(1): valgrind must run the tool itself,
+# not an env process that execs it.
+export ND_PROVIDERS=verbs
 CG=(valgrind --tool=callgrind --compress-strings=no --compress-pos=no)
 
 note "callgrind: $DEV ($ADDR), ${SIZE}-byte ping-pong, inline <= $INL B, runs of $N1 and $N2 iterations (+$WARM warm-up), client under callgrind"
@@ -108,7 +110,7 @@ measure() {
 ok=1
 # 1. empty-poll cost, each side
 o=$BENCH_TMP/nep.cg
-if timeout -k 5 "$T" "${ND[@]}" "${CG[@]}" --callgrind-out-file="$o" "$NEP" "$ADDR" $EMPTY >"$o.log" 2>&1; then
+if timeout -k 5 "$T" "${CG[@]}" --callgrind-out-file="$o" "$NEP" "$ADDR" $EMPTY >"$o.log" 2>&1; then
 	read -r c ir <<<"$(cgsum "$o" '^verbs_get_results_(ex|wc)$')"
 	e_ours=$(awk -v c="$c" -v i="$ir" 'BEGIN { if (c > 0) printf "%.2f", i / c }')
 else
@@ -118,8 +120,8 @@ fi
 declare -A R=()
 for n in "$N1" "$N2"; do
 	o=$BENCH_TMP/ours.$n.cg
-	if cgrun "$o" "nd-pingpong -n $n" "${ND[@]}" "$ND_BIN/nd-pingpong" -s "$ADDR:0" --wait 60 -t 60 -- \
-		"${ND[@]}" "$ND_BIN/nd-pingpong" -S "$SIZE" -n "$n" -W $WARM -I "$INL" -t 60 -c "$ADDR:"; then
+	if cgrun "$o" "nd-pingpong -n $n" "$ND_BIN/nd-pingpong" -s "$ADDR:0" --wait 60 -t 60 -- \
+		"$ND_BIN/nd-pingpong" -S "$SIZE" -n "$n" -W $WARM -I "$INL" -t 60 -c "$ADDR:"; then
 		measure "$o" ours; R[ours.$n]="$post $poll $pc $ne"
 	else ok=0; fi
 	o=$BENCH_TMP/raw.$n.cg
