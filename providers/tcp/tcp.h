@@ -244,6 +244,9 @@ struct tcp_qp {
 	uint32_t rx_token;
 	struct tcp_rwr rx_wr; /* the receive being filled (copy) */
 	uint8_t rx_pdata[TCP_MAX_CALLEE_DATA];
+	/* read-ahead: headers and small payloads come through here */
+	uint8_t rxbuf[4096];
+	uint32_t rxbuf_off, rxbuf_len;
 	bool tcp_connecting; /* non-blocking connect() in progress */
 	uint32_t acks_owed;
 	bool rnr_sent;

@@ -158,6 +158,7 @@ static void reset_stream(struct tcp_qp *qp)
 	qp->rx_sink = TCP_SINK_NONE;
 	qp->rx_got = 0;
 	qp->rx_left = 0;
+	qp->rxbuf_off = qp->rxbuf_len = 0;
 	qp->tcp_connecting = false;
 	qp->tx_busy = false;
 	qp->resp_count = 0;
@@ -701,6 +702,69 @@ static void on_eof(struct tcp_qp *qp, int err)
  * triggered epoll brings the thread back for the rest. */
 #define RX_BUDGET (4u << 20)
 
+/*
+ * Refills the read-ahead buffer (only when it is empty): one recv can bring
+ * several small frames. 1 data, 0 nothing now, -1 the connection ended.
+ */
+static int rx_fill(struct tcp_qp *qp)
+{
+	for (;;) {
+		ssize_t n =
+		    recv(qp->pl.fd, qp->rxbuf, sizeof(qp->rxbuf), MSG_DONTWAIT);
+		if (n > 0) {
+			qp->rxbuf_off = 0;
+			qp->rxbuf_len = (uint32_t)n;
+			return 1;
+		}
+		if (n == 0) {
+			on_eof(qp, 0);
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			on_eof(qp, errno);
+			return -1;
+		}
+		return 0;
+	}
+}
+
+/* Payload bytes arrived (copied or read in place): advance the sink. */
+static void rx_advance(struct tcp_qp *qp, size_t n)
+{
+	qp->rx_left -= (uint32_t)n;
+	while (qp->rx_iov_idx < qp->rx_niov &&
+	       n >= qp->rx_iov[qp->rx_iov_idx].iov_len) {
+		n -= qp->rx_iov[qp->rx_iov_idx].iov_len;
+		qp->rx_iov_idx++;
+	}
+	if (n) {
+		struct iovec *v = &qp->rx_iov[qp->rx_iov_idx];
+		v->iov_base = (char *)v->iov_base + n;
+		v->iov_len -= n;
+	}
+}
+
+/* Copies buffered payload bytes into the sink. */
+static void rx_copy(struct tcp_qp *qp)
+{
+	uint32_t avail = qp->rxbuf_len - qp->rxbuf_off;
+	uint32_t n = avail < qp->rx_left ? avail : qp->rx_left;
+	const uint8_t *src = qp->rxbuf + qp->rxbuf_off;
+	uint32_t done = 0;
+
+	for (uint32_t i = qp->rx_iov_idx; i < qp->rx_niov && done < n; i++) {
+		size_t l = qp->rx_iov[i].iov_len;
+		if (l > n - done)
+			l = n - done;
+		memcpy(qp->rx_iov[i].iov_base, src + done, l);
+		done += (uint32_t)l;
+	}
+	qp->rxbuf_off += n;
+	rx_advance(qp, n);
+}
+
 static void qp_rx(struct tcp_qp *qp)
 {
 	size_t budget = RX_BUDGET;
@@ -715,20 +779,24 @@ static void qp_rx(struct tcp_qp *qp)
 			continue;
 		}
 		if (qp->rx_phase == TCP_RX_HDR) {
-			n = recv(qp->pl.fd, (char *)&qp->rx_hdr + qp->rx_got,
-				 sizeof(qp->rx_hdr) - qp->rx_got, MSG_DONTWAIT);
-			if (n == 0) {
-				on_eof(qp, 0);
-				return;
+			uint32_t avail = qp->rxbuf_len - qp->rxbuf_off;
+			uint32_t want =
+			    (uint32_t)sizeof(qp->rx_hdr) - qp->rx_got;
+
+			if (!avail) {
+				if (!budget || rx_fill(qp) <= 0)
+					return;
+				budget -= budget < qp->rxbuf_len
+					      ? budget
+					      : qp->rxbuf_len;
+				continue;
 			}
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN && errno != EWOULDBLOCK)
-					on_eof(qp, errno);
-				return;
-			}
-			qp->rx_got += (uint32_t)n;
+			if (want > avail)
+				want = avail;
+			memcpy((char *)&qp->rx_hdr + qp->rx_got,
+			       qp->rxbuf + qp->rxbuf_off, want);
+			qp->rxbuf_off += want;
+			qp->rx_got += want;
 			if (qp->rx_got < sizeof(qp->rx_hdr))
 				continue;
 			qp->rx_got = 0;
@@ -752,6 +820,23 @@ static void qp_rx(struct tcp_qp *qp)
 			refuse(qp, ND_ACCESS_VIOLATION);
 			return;
 		}
+		if (qp->rxbuf_off < qp->rxbuf_len) {
+			rx_copy(qp);
+			continue;
+		}
+		/* out of budget (buffer empty here): level-triggered epoll
+		 * or the next poll brings us back */
+		if (!budget)
+			return;
+		if (qp->rx_left < sizeof(qp->rxbuf)) {
+			/* small: one recv may also bring the next frames */
+			if (rx_fill(qp) <= 0)
+				return;
+			budget -=
+			    budget < qp->rxbuf_len ? budget : qp->rxbuf_len;
+			continue;
+		}
+		/* large: straight into place, never past this frame */
 		n = readv(qp->pl.fd, &qp->rx_iov[qp->rx_iov_idx],
 			  (int)(qp->rx_niov - qp->rx_iov_idx));
 		if (n == 0) {
@@ -765,21 +850,8 @@ static void qp_rx(struct tcp_qp *qp)
 				on_eof(qp, errno);
 			return;
 		}
-		size_t left = (size_t)n;
-		qp->rx_left -= (uint32_t)n;
-		budget = budget > left ? budget - left : 0;
-		while (qp->rx_iov_idx < qp->rx_niov &&
-		       left >= qp->rx_iov[qp->rx_iov_idx].iov_len) {
-			left -= qp->rx_iov[qp->rx_iov_idx].iov_len;
-			qp->rx_iov_idx++;
-		}
-		if (left) {
-			struct iovec *v = &qp->rx_iov[qp->rx_iov_idx];
-			v->iov_base = (char *)v->iov_base + left;
-			v->iov_len -= left;
-		}
-		if (!budget && qp->rx_left)
-			return;
+		rx_advance(qp, (size_t)n);
+		budget = budget > (size_t)n ? budget - (size_t)n : 0;
 	}
 }
 
