@@ -67,15 +67,18 @@ enum verbs_slot_kind {
 #define VERBS_SLOT_SWALLOW 0x1u /* forced-signaled silent request */
 
 struct verbs_slot {
-	void *ctx;	       /* request_context */
-	void *qp_ctx;	       /* QP context (ring slots) */
-	uint32_t *tail;	       /* ring: tail counter; SRQ: completed count */
-	uint32_t seq;	       /* ring: this request's sequence number */
-	uint8_t type;	       /* enum nd_request_type */
-	uint8_t kind;	       /* enum verbs_slot_kind */
-	uint8_t flags;	       /* VERBS_SLOT_* */
-	uint8_t busy;	       /* SRQ slot in use */
-	struct verbs_srq *srq; /* SRQ slots */
+	void *ctx;	/* request_context */
+	void *qp_ctx;	/* QP context (ring slots) */
+	uint32_t *tail; /* ring: tail counter; SRQ: completed count */
+	uint32_t seq;	/* ring: this request's sequence number */
+	uint8_t type;	/* enum nd_request_type */
+	uint8_t kind;	/* enum verbs_slot_kind */
+	uint8_t flags;	/* VERBS_SLOT_* */
+	uint8_t busy;	/* SRQ slot in use */
+	union {
+		struct verbs_srq *srq;	 /* SRQ slots */
+		struct verbs_ring *ring; /* ring slots */
+	};
 };
 
 /*
@@ -85,6 +88,10 @@ struct verbs_slot {
 struct verbs_ring {
 	uint32_t refs; /* CQs holding it after the QP is gone */
 	uint32_t sq_tail __attribute__((aligned(64)));
+	/* The QP is in error: posts complete ND_CANCELED in software (some
+	 * devices lose requests posted in ERR). Set by the poller on an error
+	 * completion and by the provider when it moves the QP to ERR. */
+	uint32_t dead;
 	uint32_t rq_tail __attribute__((aligned(64)));
 	struct verbs_slot *sq;
 	struct verbs_slot *rq;
@@ -158,6 +165,12 @@ struct verbs_cq {
 	pthread_mutex_t lock;
 	struct verbs_grave *graves;
 	uint32_t events_unacked;
+	/* Software completions (requests posted to a dead QP), reported after
+	 * what the device has; under lock. */
+	uint32_t soft_n; /* hint unlocked */
+	uint32_t soft_head;
+	uint32_t soft_cap;
+	struct nd_result *soft;
 };
 
 struct verbs_mr {
@@ -314,6 +327,9 @@ nd_status verbs_create_cq(struct nd_adapter_base *ab, uint32_t depth,
 			  struct nd_cq **out);
 void verbs_cq_event(struct verbs_adapter *a);
 void verbs_cq_retire_ring(struct verbs_cq *cq, struct verbs_ring *ring);
+/* Queues a software completion (a request posted to a dead QP). */
+nd_status verbs_cq_soft_complete(struct verbs_cq *cq, void *qp_ctx, void *ctx,
+				 uint32_t type, nd_status status);
 
 nd_status verbs_create_mr(struct nd_adapter_base *ab, struct nd_mr **out);
 nd_status verbs_create_mw(struct nd_adapter_base *ab, struct nd_mw **out);

@@ -75,6 +75,8 @@ static inline uint32_t verbs_cqe(uint64_t wr_id, uint32_t status,
 	uint8_t flags = s->flags;
 
 	if (__builtin_expect(s->kind == VERBS_SLOT_RING, 1)) {
+		if (__builtin_expect(status != IBV_WC_SUCCESS, 0))
+			__atomic_store_n(&s->ring->dead, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(s->tail, s->seq + 1, __ATOMIC_RELEASE);
 	} else {
 		struct verbs_srq *srq = s->srq;
@@ -163,8 +165,46 @@ static uint32_t verbs_get_results_slow(struct verbs_cq *cq, struct nd_result *r,
 	}
 	if (n < count)
 		n += verbs_poll(cq, r + n, count - n);
+	while (cq->soft_n && n < count) {
+		r[n++] = cq->soft[cq->soft_head];
+		cq->soft_head = (cq->soft_head + 1) % cq->soft_cap;
+		__atomic_store_n(&cq->soft_n, cq->soft_n - 1, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&cq->lock);
 	return n;
+}
+
+nd_status verbs_cq_soft_complete(struct verbs_cq *cq, void *qp_ctx, void *ctx,
+				 uint32_t type, nd_status status)
+{
+	struct nd_result *r;
+
+	pthread_mutex_lock(&cq->lock);
+	if (cq->soft_n == cq->soft_cap) {
+		uint32_t ncap = cq->soft_cap ? 2 * cq->soft_cap : 16;
+		struct nd_result *n = malloc(ncap * sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&cq->lock);
+			return ND_NO_MORE_ENTRIES;
+		}
+		for (uint32_t i = 0; i < cq->soft_n; i++)
+			n[i] = cq->soft[(cq->soft_head + i) % cq->soft_cap];
+		free(cq->soft);
+		cq->soft = n;
+		cq->soft_cap = ncap;
+		cq->soft_head = 0;
+	}
+	r = &cq->soft[(cq->soft_head + cq->soft_n) % cq->soft_cap];
+	r->status = status;
+	r->bytes_transferred = 0;
+	r->qp_context = qp_ctx;
+	r->request_context = ctx;
+	r->request_type = (int32_t)type;
+	r->reserved = 0;
+	__atomic_store_n(&cq->soft_n, cq->soft_n + 1, __ATOMIC_RELEASE);
+	nd_ov_finish_all(&cq->base.obj, 0, ND_SUCCESS);
+	pthread_mutex_unlock(&cq->lock);
+	return ND_SUCCESS;
 }
 
 static uint32_t verbs_get_results_ex(struct nd_cq *pub, struct nd_result *r,
@@ -172,7 +212,9 @@ static uint32_t verbs_get_results_ex(struct nd_cq *pub, struct nd_result *r,
 {
 	struct verbs_cq *cq = container_of(pub, struct verbs_cq, base.pub);
 
-	if (__builtin_expect(__atomic_load_n(&cq->la_n, __ATOMIC_RELAXED), 0))
+	if (__builtin_expect(__atomic_load_n(&cq->la_n, __ATOMIC_RELAXED) |
+				 __atomic_load_n(&cq->soft_n, __ATOMIC_RELAXED),
+			     0))
 		return verbs_get_results_slow(cq, r, count);
 	return verbs_poll_ex(cq, r, count);
 }
@@ -182,7 +224,9 @@ static uint32_t verbs_get_results_wc(struct nd_cq *pub, struct nd_result *r,
 {
 	struct verbs_cq *cq = container_of(pub, struct verbs_cq, base.pub);
 
-	if (__builtin_expect(__atomic_load_n(&cq->la_n, __ATOMIC_RELAXED), 0))
+	if (__builtin_expect(__atomic_load_n(&cq->la_n, __ATOMIC_RELAXED) |
+				 __atomic_load_n(&cq->soft_n, __ATOMIC_RELAXED),
+			     0))
 		return verbs_get_results_slow(cq, r, count);
 	return verbs_poll_wc(cq, r, count);
 }
@@ -197,6 +241,8 @@ static const struct nd_cq_fast_ops verbs_cq_fast_wc = {
 /* True if a waiting look-ahead result satisfies a Notify of `type`. */
 static bool verbs_la_satisfies(struct verbs_cq *cq, uint32_t type)
 {
+	if (cq->soft_n) /* cancelled requests: errors */
+		return true;
 	if (type != ND_CQ_NOTIFY_ERRORS)
 		return cq->la_n > 0;
 	for (uint32_t i = 0; i < cq->la_n; i++)
@@ -270,7 +316,7 @@ static nd_status verbs_cq_resize(struct nd_cq_base *b, uint32_t depth)
 	int ret;
 
 	pthread_mutex_lock(&cq->lock);
-	if (depth < cq->la_n) {
+	if (depth < cq->la_n + cq->soft_n) {
 		st = ND_BUFFER_OVERFLOW;
 	} else {
 		ret = ibv_resize_cq(cq->cq, (int)depth);
@@ -326,6 +372,7 @@ static void verbs_cq_destroy(struct nd_object *obj)
 		free(g);
 	}
 	pthread_mutex_destroy(&cq->lock);
+	free(cq->soft);
 	free(cq);
 }
 

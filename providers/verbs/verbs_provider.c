@@ -393,10 +393,17 @@ static void verbs_async_event(struct verbs_adapter *a)
 			break;
 		case IBV_EVENT_QP_FATAL:
 		case IBV_EVENT_QP_REQ_ERR:
-		case IBV_EVENT_QP_ACCESS_ERR:
+		case IBV_EVENT_QP_ACCESS_ERR: {
+			/* The QP is in error; later posts complete in
+			 * software (siw drops what is posted now). */
+			struct verbs_qp *qp = ev.element.qp->qp_context;
 			ND_DEBUG(VERBS_LOG, "QP %u: %s", ev.element.qp->qp_num,
 				 ibv_event_type_str(ev.event_type));
+			if (qp)
+				__atomic_store_n(&qp->ring->dead, 1,
+						 __ATOMIC_RELEASE);
 			break;
+		}
 		default:
 			ND_DEBUG(VERBS_LOG, "async event: %s",
 				 ibv_event_type_str(ev.event_type));

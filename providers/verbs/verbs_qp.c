@@ -113,6 +113,14 @@ static nd_status verbs_post_error(int ret)
 	}
 }
 
+/* The QP is in error: the request completes ND_CANCELED in software. */
+static nd_status verbs_post_dead(struct verbs_qp *qp, void *ctx, uint32_t type)
+{
+	return verbs_cq_soft_complete(type == ND_REQUEST_TYPE_RECEIVE ? qp->rcq
+								      : qp->scq,
+				      qp->base.context, ctx, type, ND_CANCELED);
+}
+
 /* Claims the next send slot, posts wr, advances the head. */
 static inline nd_status verbs_post_sq(struct verbs_qp *qp,
 				      struct ibv_send_wr *wr, void *ctx,
@@ -128,6 +136,9 @@ static inline nd_status verbs_post_sq(struct verbs_qp *qp,
 		    qp->sq_depth,
 		0))
 		return ND_NO_MORE_ENTRIES;
+	if (__builtin_expect(__atomic_load_n(&qp->ring->dead, __ATOMIC_ACQUIRE),
+			     0))
+		return verbs_post_dead(qp, ctx, type);
 	s = &qp->ring->sq[head & qp->sq_mask];
 	s->ctx = ctx;
 	s->seq = head;
@@ -366,6 +377,9 @@ static inline nd_status verbs_receive_body(struct nd_qp *pub, void *ctx,
 		return ND_NO_MORE_ENTRIES;
 	if (__builtin_expect(verbs_sge_bytes(sge, nsge) > qp->max_msg, 0))
 		return ND_BUFFER_OVERFLOW;
+	if (__builtin_expect(__atomic_load_n(&qp->ring->dead, __ATOMIC_ACQUIRE),
+			     0))
+		return verbs_post_dead(qp, ctx, ND_REQUEST_TYPE_RECEIVE);
 	if (compact)
 		sge = verbs_rsge_compact(sge, &nsge, tmp);
 	s = &qp->ring->rq[head & qp->rq_mask];
@@ -450,6 +464,7 @@ void verbs_qp_to_error(struct verbs_qp *qp)
 	struct ibv_qp_attr attr = {.qp_state = IBV_QPS_ERR};
 	int ret = ibv_modify_qp(qp->qp, &attr, IBV_QP_STATE);
 
+	__atomic_store_n(&qp->ring->dead, 1, __ATOMIC_RELEASE);
 	if (ret)
 		ND_WARN(VERBS_LOG, "QP %u to ERR: %s", qp->qp->qp_num,
 			strerror(ret));
@@ -489,6 +504,7 @@ int verbs_qp_prepare(struct verbs_qp *qp, struct rdma_cm_id *id)
 			return ret;
 		qp->ring->sq_tail = qp->sq_head;
 		qp->ring->rq_tail = qp->rq_head;
+		__atomic_store_n(&qp->ring->dead, 0, __ATOMIC_RELEASE);
 		qp->state = VQP_INIT;
 	}
 	if (qp->ad->tp->cm_moves_qp)
@@ -620,11 +636,13 @@ static struct verbs_ring *verbs_ring_new(struct verbs_qp *qp, void *context)
 	}
 	r->rq = r->sq + ns;
 	for (uint32_t i = 0; i < ns; i++) {
+		r->sq[i].ring = r;
 		r->sq[i].qp_ctx = context;
 		r->sq[i].tail = &r->sq_tail;
 		r->sq[i].kind = VERBS_SLOT_RING;
 	}
 	for (uint32_t i = 0; i < nr; i++) {
+		r->rq[i].ring = r;
 		r->rq[i].qp_ctx = context;
 		r->rq[i].tail = &r->rq_tail;
 		r->rq[i].kind = VERBS_SLOT_RING;
