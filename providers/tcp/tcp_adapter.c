@@ -7,6 +7,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -497,6 +498,8 @@ static nd_status tcp_open_adapter(uint64_t adapter_id, struct nd_adapter **out)
 	pthread_mutex_init(&ad->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 
+	snprintf(ad->base.device_name, sizeof(ad->base.device_name), "tcp");
+	snprintf(ad->base.transport, sizeof(ad->base.transport), "TCP");
 	st = nd_adapter_base_init(&ad->base, &adapter_ops, &adapter_obj_ops,
 				  &tcp_provider);
 	if (ND_FAILED(st))

@@ -1087,11 +1087,12 @@ int main(void)
 	 * test on this machine (meson's skip status). */
 	struct tc probe;
 	if (!getenv("ND_TEST_ADDR") && !tc_open(&probe)) {
-		printf("SKIP conformance: ND_TEST_ADDR is not set and no %s "
-		       "adapter serves 127.0.0.1\n",
+		/* TAP's "skip everything" plan (the suite runs as TAP). */
+		printf("1..0 # SKIP conformance: ND_TEST_ADDR is not set and "
+		       "no %s adapter serves 127.0.0.1\n",
 		       getenv("ND_PROVIDERS") ? getenv("ND_PROVIDERS") : "");
 		nd_cleanup();
-		return 77;
+		return 0;
 	}
 	if (!getenv("ND_TEST_ADDR"))
 		tc_close(&probe);
