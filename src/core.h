@@ -12,7 +12,14 @@ struct nd_ov_engine {
 	pthread_cond_t cond; /* broadcast whenever a request finishes */
 	int efd;	     /* eventfd, non-zero while `done` is non-empty */
 	bool queue_enabled;  /* an overlapped file was created (IOCP bind) */
-	struct nd_overlapped *done_head, *done_tail;
+	/*
+	 * Finished requests, oldest first: a ring of pointers owned by the
+	 * engine. A queued request is never dereferenced again, since its
+	 * caller may reuse it as soon as it has read the final status (a
+	 * completion port also only carries the pointer).
+	 */
+	struct nd_overlapped **done;
+	uint32_t done_cap, done_first, done_count;
 };
 
 /* The object behind a public handle if it is live and of `type`, else NULL. */

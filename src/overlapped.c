@@ -8,9 +8,10 @@
  * The eventfd is kept non-zero exactly while that queue is non-empty, so the
  * descriptor is level-readable as ND's completion port is.
  *
- * Callers' nd_overlapped structs need not be zeroed: internal.state holds one
- * of the magic values below only while the engine links the struct, and a
- * link is only trusted after finding the struct in the list it names.
+ * Pending requests are linked through their nd_overlapped (the caller keeps
+ * it valid until the request finishes); finished ones are only pointed to
+ * from the queue, never dereferenced there. The structs need not be zeroed:
+ * internal.state is trusted only after finding the pointer where it says.
  */
 #include "core.h"
 
@@ -26,7 +27,8 @@ enum {
 	OV_IDLE = 0,
 	OV_PENDING = 0x4f56504eu, /* in its object's FIFO */
 	OV_CLAIMED = 0x4f56434cu, /* taken by the provider, completing */
-	OV_QUEUED = 0x4f565155u,  /* in the adapter's finished queue */
+	OV_QUEUED = 0x4f565155u,  /* its pointer is (or was) in the finished
+				     queue: check there before trusting */
 };
 
 static struct nd_ov_engine *engine_of(struct nd_object *obj)
@@ -81,6 +83,7 @@ void nd_adapter_base_fini(struct nd_adapter_base *adapter)
 	if (!e)
 		return;
 	close(e->efd);
+	free(e->done);
 	pthread_cond_destroy(&e->cond);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
@@ -88,41 +91,72 @@ void nd_adapter_base_fini(struct nd_adapter_base *adapter)
 	ndi_adapter_live(-1);
 }
 
-/* Unlinks ov from the finished queue if it is there. Engine locked. */
-static void done_unlink(struct nd_ov_engine *e, struct nd_overlapped *ov)
+/* The eventfd follows the queue: readable exactly while it is non-empty. */
+static void efd_signal(struct nd_ov_engine *e, bool readable)
 {
-	struct nd_overlapped **pp = &e->done_head, *prev = NULL;
+	uint64_t v = 1;
 
-	for (; *pp; prev = *pp, pp = &(*pp)->internal.next) {
-		if (*pp != ov)
+	if (readable ? write(e->efd, &v, sizeof(v)) < 0
+		     : read(e->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		ND_WARN("core", "eventfd: %s", strerror(errno));
+}
+
+static struct nd_overlapped **done_slot(struct nd_ov_engine *e, uint32_t i)
+{
+	return &e->done[(e->done_first + i) % e->done_cap];
+}
+
+/* Drops ov's entry, if any, comparing pointers only. Engine locked. */
+static void done_remove(struct nd_ov_engine *e, struct nd_overlapped *ov)
+{
+	for (uint32_t i = 0; i < e->done_count; i++) {
+		if (*done_slot(e, i) != ov)
 			continue;
-		*pp = ov->internal.next;
-		if (e->done_tail == ov)
-			e->done_tail = prev;
-		if (!e->done_head) {
-			uint64_t v;
-			if (read(e->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-				ND_WARN("core", "eventfd read: %s",
-					strerror(errno));
-		}
+		for (; i + 1 < e->done_count; i++)
+			*done_slot(e, i) = *done_slot(e, i + 1);
+		if (--e->done_count == 0)
+			efd_signal(e, false);
 		return;
 	}
 }
 
-static void done_append(struct nd_ov_engine *e, struct nd_overlapped *ov)
+/* Queues ov as finished; false if the ring could not grow. Engine locked. */
+static bool done_push(struct nd_ov_engine *e, struct nd_overlapped *ov)
 {
-	ov->internal.next = NULL;
-	ov->internal.state = OV_QUEUED;
-	if (e->done_tail)
-		e->done_tail->internal.next = ov;
-	else
-		e->done_head = ov;
-	e->done_tail = ov;
-	if (e->done_head == ov) {
-		uint64_t one = 1;
-		if (write(e->efd, &one, sizeof(one)) < 0)
-			ND_WARN("core", "eventfd write: %s", strerror(errno));
+	if (e->done_count == e->done_cap) {
+		uint32_t cap = e->done_cap ? 2 * e->done_cap : 64;
+		struct nd_overlapped **ring = malloc(cap * sizeof(*ring));
+
+		if (!ring) {
+			ND_ERR("core", "out of memory queueing a finished "
+				       "request; only its status reports it");
+			return false;
+		}
+		for (uint32_t i = 0; i < e->done_count; i++)
+			ring[i] = *done_slot(e, i);
+		free(e->done);
+		e->done = ring;
+		e->done_cap = cap;
+		e->done_first = 0;
 	}
+	*done_slot(e, e->done_count++) = ov;
+	if (e->done_count == 1)
+		efd_signal(e, true);
+	return true;
+}
+
+/* The oldest finished request, or NULL; not dereferenced. Engine locked. */
+static struct nd_overlapped *done_pop(struct nd_ov_engine *e)
+{
+	struct nd_overlapped *ov;
+
+	if (e->done_count == 0)
+		return NULL;
+	ov = *done_slot(e, 0);
+	e->done_first = (e->done_first + 1) % e->done_cap;
+	if (--e->done_count == 0)
+		efd_signal(e, false);
+	return ov;
 }
 
 void nd_ov_begin(struct nd_object *obj, struct nd_overlapped *ov, uint32_t kind,
@@ -133,7 +167,7 @@ void nd_ov_begin(struct nd_object *obj, struct nd_overlapped *ov, uint32_t kind,
 	pthread_mutex_lock(&e->lock);
 	/* Reused before its last completion was dequeued: drop that one. */
 	if (ov->internal.state == OV_QUEUED)
-		done_unlink(e, ov);
+		done_remove(e, ov);
 	ov->internal.next = NULL;
 	ov->internal.owner = obj;
 	ov->internal.arg = arg;
@@ -175,10 +209,10 @@ static struct nd_overlapped *pending_take(struct nd_object *obj, uint32_t kind)
 static void complete_locked(struct nd_ov_engine *e, struct nd_overlapped *ov,
 			    nd_status status)
 {
-	if (e->queue_enabled && !(ov->flags & ND_OV_FLAG_NO_QUEUE))
-		done_append(e, ov);
-	else
-		ov->internal.state = OV_IDLE;
+	bool queued = e->queue_enabled && !(ov->flags & ND_OV_FLAG_NO_QUEUE) &&
+		      done_push(e, ov);
+
+	ov->internal.state = queued ? OV_QUEUED : OV_IDLE;
 	set_status(ov, status);
 	pthread_cond_broadcast(&e->cond);
 }
@@ -347,18 +381,14 @@ nd_status nd_adapter_dequeue_overlapped(struct nd_adapter *adapter,
 		deadline_after(&deadline, timeout_ms);
 
 	pthread_mutex_lock(&e->lock);
-	while (!e->done_head && timeout_ms != 0) {
+	while (e->done_count == 0 && timeout_ms != 0) {
 		if (timeout_ms < 0)
 			pthread_cond_wait(&e->cond, &e->lock);
 		else if (pthread_cond_timedwait(&e->cond, &e->lock,
 						&deadline) == ETIMEDOUT)
 			break;
 	}
-	head = e->done_head;
-	if (head) {
-		done_unlink(e, head);
-		head->internal.state = OV_IDLE;
-	}
+	head = done_pop(e);
 	pthread_mutex_unlock(&e->lock);
 	if (!head)
 		return ND_TIMEOUT;
@@ -377,9 +407,10 @@ nd_status nd_adapter_post_overlapped(struct nd_adapter *adapter,
 		return ND_INVALID_PARAMETER_1;
 	pthread_mutex_lock(&e->lock);
 	if (ov->internal.state == OV_QUEUED)
-		done_unlink(e, ov);
-	done_append(e, ov);
+		done_remove(e, ov);
+	bool queued = done_push(e, ov);
+	ov->internal.state = queued ? OV_QUEUED : OV_IDLE;
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->lock);
-	return ND_SUCCESS;
+	return queued ? ND_SUCCESS : ND_NO_MEMORY;
 }

@@ -397,6 +397,62 @@ static void test_ov_reuse_before_dequeue(void **state)
 	close(fd);
 }
 
+static void test_ov_freed_after_result(void **state)
+{
+	struct fixture *f = *state;
+	struct nd_overlapped *gone = calloc(1, sizeof(*gone)), ov = {0}, *got;
+	int fd;
+
+	/* A caller may free a request once it has read its final status,
+	 * even while its completion still waits in the queue: the engine
+	 * must hand the pointer back without touching it (ASan checks). */
+	assert_int_equal(nd_adapter_create_overlapped_file(f->a, &fd),
+			 ND_SUCCESS);
+	assert_int_equal(nd_cq_notify(f->cq, ND_CQ_NOTIFY_ANY, gone),
+			 ND_PENDING);
+	tp.finish(f->cq, 0, ND_SUCCESS);
+	assert_int_equal(nd_get_overlapped_result(f->cq, gone, true),
+			 ND_SUCCESS);
+	void *stale = gone;
+	free(gone);
+	assert_int_equal(nd_cq_notify(f->cq, ND_CQ_NOTIFY_ANY, &ov),
+			 ND_PENDING);
+	tp.finish(f->cq, 0, ND_SUCCESS);
+	assert_int_equal(nd_adapter_dequeue_overlapped(f->a, 0, &got),
+			 ND_SUCCESS);
+	assert_ptr_equal(got, stale);
+	assert_int_equal(nd_adapter_dequeue_overlapped(f->a, 0, &got),
+			 ND_SUCCESS);
+	assert_ptr_equal(got, &ov);
+	close(fd);
+}
+
+static void test_ov_queue_grows(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 200 }; /* past the ring's first capacity */
+	struct nd_overlapped ov[N], *got;
+	int fd;
+
+	memset(ov, 0, sizeof(ov));
+	assert_int_equal(nd_adapter_create_overlapped_file(f->a, &fd),
+			 ND_SUCCESS);
+	for (int i = 0; i < N; i++) {
+		ov[i].status = ND_SUCCESS;
+		assert_int_equal(nd_adapter_post_overlapped(f->a, &ov[i]),
+				 ND_SUCCESS);
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(nd_adapter_dequeue_overlapped(f->a, 0, &got),
+				 ND_SUCCESS);
+		assert_ptr_equal(got, &ov[i]);
+	}
+	assert_false(fd_readable(fd));
+	assert_int_equal(nd_adapter_dequeue_overlapped(f->a, 0, &got),
+			 ND_TIMEOUT);
+	close(fd);
+}
+
 struct waiter {
 	struct nd_mr *mr;
 	struct nd_overlapped ov;
@@ -1013,6 +1069,8 @@ int main(void)
 	    T(test_ov_release_cancels),
 	    T(test_ov_no_queue_and_post),
 	    T(test_ov_reuse_before_dequeue),
+	    T(test_ov_freed_after_result),
+	    T(test_ov_queue_grows),
 	    T(test_ov_wait_from_threads),
 	    T(test_ov_sync_status_written),
 	    T(test_ov_bad_input),
