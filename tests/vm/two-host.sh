@@ -6,19 +6,42 @@
 #   tests/vm/two-host.sh BUILD_DIR
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-build=${1:-build}
+build=$(realpath "${1:-build}")
 
-# Each side writes its verdicts; both run under timeouts inside the VMs.
-server='
-pass() { echo "PASS $1"; }; fail() { echo "FAIL $1"; }
-timeout 120 rping -s -a $LINK_IP -V -C 20 -S 4096 >/tmp/rping.log 2>&1 &&
-  pass "rping-server (send, RDMA read and write, 20 x 4 KiB, verified)" ||
-  { cat /tmp/rping.log; fail rping-server; }
-'
-client='
-pass() { echo "PASS $1"; }; fail() { echo "FAIL $1"; }
-vm-retry 60 timeout 120 rping -c -a $PEER_IP -V -C 20 -S 4096 >/tmp/rping.log 2>&1 &&
-  pass "rping-client (send, RDMA read and write, 20 x 4 KiB, verified)" ||
-  { cat /tmp/rping.log; fail rping-client; }
-'
+# Each netdirect check: connect, then data verified on every iteration
+# (--check): send/receive (nd-pingpong), RDMA write (nd-rping -w) and RDMA
+# read (nd-readlat), 4 KiB and 64 KiB. Servers run one after the other on
+# fixed ports; each serves one client and exits. rping (rdma-core's own) is
+# kept as a baseline check of the link itself.
+checks='
+pingpong|nd-pingpong|54325|
+rping-write|nd-rping|54326|-w
+readlat|nd-readlat|54328|'
+common='-S 4096:65536 -n 50 -W 5 --check -t 60'
+
+server="
+export LD_LIBRARY_PATH=$build/src ND_PROVIDERS=verbs
+pass() { echo \"PASS \$1\"; }; fail() { echo \"FAIL \$1\"; }
+timeout 120 rping -s -a \$LINK_IP -V -C 20 -S 4096 >/tmp/rping.log 2>&1 &&
+  pass 'rping server (send, RDMA read and write, verified)' ||
+  { cat /tmp/rping.log; fail 'rping server'; }
+echo '$checks' | while IFS='|' read -r name tool port opt; do
+  [ -n \"\$name\" ] || continue
+  timeout 180 $build/examples/\$tool -s \$LINK_IP:\$port --wait 120 >/tmp/\$name.log 2>&1 &&
+    pass \"\$name server\" || { cat /tmp/\$name.log; fail \"\$name server\"; }
+done
+"
+client="
+export LD_LIBRARY_PATH=$build/src ND_PROVIDERS=verbs
+pass() { echo \"PASS \$1\"; }; fail() { echo \"FAIL \$1\"; }
+vm-retry 60 timeout 120 rping -c -a \$PEER_IP -V -C 20 -S 4096 >/tmp/rping.log 2>&1 &&
+  pass 'rping client (send, RDMA read and write, verified)' ||
+  { cat /tmp/rping.log; fail 'rping client'; }
+echo '$checks' | while IFS='|' read -r name tool port opt; do
+  [ -n \"\$name\" ] || continue
+  vm-retry 60 timeout 120 $build/examples/\$tool -c \$PEER_IP:\$port \$opt $common >/tmp/\$name.log 2>&1 &&
+    { pass \"\$name client (data checked every iteration)\"; cat /tmp/\$name.log; } ||
+    { cat /tmp/\$name.log; fail \"\$name client\"; }
+done
+"
 exec tests/vm/run-two "$server" "$client"
