@@ -1006,7 +1006,10 @@ static void cm_route_resolved(struct verbs_conn *c, struct verbs_puts *p)
 	conn_param_init(c, &cp, c->in_limit, c->out_limit);
 	if (rdma_connect(c->id, &cp)) {
 		err = errno;
-		ND_ERR(VERBS_LOG, "rdma_connect: %s", strerror(err));
+		/* iWARP reports a refused TCP connect here: an outcome the
+		 * caller gets as a status, not a fault of ours. */
+		ND_LOG(err == ECONNREFUSED ? ND_LOG_INFO : ND_LOG_ERROR,
+		       VERBS_LOG, "rdma_connect: %s", strerror(err));
 		cm_connect_failed(c, verbs_errno_status(err), p);
 		return;
 	}

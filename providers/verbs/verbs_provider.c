@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -768,6 +769,10 @@ static nd_status verbs_open_adapter(uint64_t adapter_id,
 		goto err;
 	}
 
+	snprintf(a->base.device_name, sizeof(a->base.device_name), "%s",
+		 ibv_get_device_name(dev));
+	snprintf(a->base.transport, sizeof(a->base.transport), "%s",
+		 a->tp->name);
 	st = nd_adapter_base_init(&a->base,
 				  a->has_mw ? &verbs_adapter_ops_mw
 					    : &verbs_adapter_ops_nomw,

@@ -91,7 +91,7 @@ bool tc_wait_cq(struct nd_cq *cq, struct nd_result *r, int timeout_ms)
 struct nd_mr *tc_reg(struct tc *t, void *buf, size_t len, uint32_t flags)
 {
 	struct nd_mr *mr;
-	struct nd_overlapped ov;
+	struct nd_overlapped ov = {0};
 
 	assert_int_equal(nd_adapter_create_mr(t->ad, &mr), ND_SUCCESS);
 	assert_int_equal(tc_wait_ov(mr, &ov,
@@ -103,7 +103,7 @@ struct nd_mr *tc_reg(struct tc *t, void *buf, size_t len, uint32_t flags)
 
 void tc_dereg(struct nd_mr *mr)
 {
-	struct nd_overlapped ov;
+	struct nd_overlapped ov = {0};
 
 	assert_int_equal(
 	    tc_wait_ov(mr, &ov, nd_mr_deregister(mr, &ov), TC_TIMEOUT_MS),
@@ -224,7 +224,7 @@ void tc_pair_connect(struct tc_pair *p)
 {
 	struct sockaddr_storage dest;
 	uint32_t dest_len;
-	struct nd_overlapped gov, cov, aov, ccov;
+	struct nd_overlapped gov = {0}, cov = {0}, aov = {0}, ccov = {0};
 
 	tc_listen(p, &dest, &dest_len);
 	nd_status gst = nd_listener_get_connection_request(p->l, p->pc, &gov);

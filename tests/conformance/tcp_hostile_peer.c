@@ -111,7 +111,7 @@ static void test_hostile_peer(void **state)
 	for (uint32_t round = 0; round < ROUNDS; round++) {
 		struct nd_qp *qp;
 		struct nd_connector *c;
-		struct nd_overlapped gov, aov;
+		struct nd_overlapped gov = {0}, aov = {0};
 		struct nd_sge sge;
 		struct tcp_hdr h;
 		uint8_t payload[256];
