@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,7 +32,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #define MAGIC 0x52545050u /* "RTPP" */
 
@@ -50,11 +50,12 @@ static void die(const char *what)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: %s (-s|-c) IPv4[:port] [-S size] [-n iters] [-W warmup] [-p|-b] [-B]\n"
-		"  -p busy-poll a non-blocking socket (default), -b blocking,\n"
-		"  -B throughput (default size 1M) instead of ping-pong latency\n",
-		prog);
+	fprintf(
+	    stderr,
+	    "usage: %s (-s|-c) IPv4[:port] [-S size] [-n iters] [-W warmup] [-p|-b] [-B]\n"
+	    "  -p busy-poll a non-blocking socket (default), -b blocking,\n"
+	    "  -B throughput (default size 1M) instead of ping-pong latency\n",
+	    prog);
 	exit(2);
 }
 
@@ -72,9 +73,21 @@ static uint64_t parse_num(const char *s)
 	unsigned long long v = strtoull(s, &end, 0);
 
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
 	}
 	if (*end || end == s)
 		usage();
@@ -107,8 +120,8 @@ static void xfer(int fd, void *buf, size_t len, int out)
 	char *p = buf;
 
 	while (len) {
-		ssize_t r = out ? send(fd, p, len, MSG_NOSIGNAL)
-				: recv(fd, p, len, 0);
+		ssize_t r =
+		    out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
 		if (r > 0) {
 			p += r;
 			len -= (size_t)r;
@@ -152,8 +165,7 @@ static double pct(const uint64_t *v, uint64_t n, double p)
 }
 
 /* One table row: the nd-* tools' columns, times in microseconds. */
-static void row(const struct hdr *h, uint64_t *ns, uint64_t n,
-		uint64_t elapsed)
+static void row(const struct hdr *h, uint64_t *ns, uint64_t n, uint64_t elapsed)
 {
 	double sum = 0, sq = 0, avg, med, secs = elapsed / 1e9;
 
@@ -163,8 +175,7 @@ static void row(const struct hdr *h, uint64_t *ns, uint64_t n,
 	avg = sum / (double)n / 1000.0;
 	for (uint64_t i = 0; i < n; i++)
 		sq += (ns[i] / 1000.0 - avg) * (ns[i] / 1000.0 - avg);
-	med = n % 2 ? ns[n / 2] / 1000.0
-		    : (ns[n / 2 - 1] + ns[n / 2]) / 2000.0;
+	med = n % 2 ? ns[n / 2] / 1000.0 : (ns[n / 2 - 1] + ns[n / 2]) / 2000.0;
 	printf("%9u %11llu %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f", h->size,
 	       (unsigned long long)n, ns[0] / 1000.0, ns[n - 1] / 1000.0, med,
 	       avg, n > 1 ? sqrt(sq / (double)(n - 1)) : 0, pct(ns, n, 0.99),
@@ -230,22 +241,41 @@ static void run(int fd, const struct hdr *h, int client)
 
 int main(int argc, char **argv)
 {
-	struct hdr h = { .magic = MAGIC, .poll = 1, .iters = 0, .warmup = ~0ull };
+	struct hdr h = {.magic = MAGIC, .poll = 1, .iters = 0, .warmup = ~0ull};
 	struct sockaddr_in sa;
 	const char *addr = NULL;
 	int server = -1, opt, fd;
 
 	while ((opt = getopt(argc, argv, "s:c:S:n:W:pbBh")) != -1) {
 		switch (opt) {
-		case 's': server = 1; addr = optarg; break;
-		case 'c': server = 0; addr = optarg; break;
-		case 'S': h.size = (uint32_t)parse_num(optarg); break;
-		case 'n': h.iters = parse_num(optarg); break;
-		case 'W': h.warmup = parse_num(optarg); break;
-		case 'p': h.poll = 1; break;
-		case 'b': h.poll = 0; break;
-		case 'B': h.bw = 1; break;
-		default: usage();
+		case 's':
+			server = 1;
+			addr = optarg;
+			break;
+		case 'c':
+			server = 0;
+			addr = optarg;
+			break;
+		case 'S':
+			h.size = (uint32_t)parse_num(optarg);
+			break;
+		case 'n':
+			h.iters = parse_num(optarg);
+			break;
+		case 'W':
+			h.warmup = parse_num(optarg);
+			break;
+		case 'p':
+			h.poll = 1;
+			break;
+		case 'b':
+			h.poll = 0;
+			break;
+		case 'B':
+			h.bw = 1;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!addr || optind != argc)

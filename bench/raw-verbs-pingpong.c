@@ -66,7 +66,8 @@ __attribute__((noinline)) int rv_post_send(void *buf, uint32_t len,
 					   uint64_t ctx)
 {
 	struct ibv_sge sge = {(uintptr_t)buf, len, mr->lkey};
-	struct ibv_send_wr wr = {.wr_id = ctx, .sg_list = &sge,
+	struct ibv_send_wr wr = {.wr_id = ctx,
+				 .sg_list = &sge,
 				 .num_sge = len ? 1 : 0,
 				 .opcode = IBV_WR_SEND,
 				 .send_flags = IBV_SEND_SIGNALED},
@@ -251,15 +252,26 @@ int main(int argc, char **argv)
 			server = opt == 's';
 			snprintf(host, sizeof(host), "%s", optarg);
 			break;
-		case 'S': P.size = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'n': P.iters = strtoull(optarg, NULL, 0); break;
-		case 'W': P.warmup = strtoull(optarg, NULL, 0); break;
-		case 'I': P.inl = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'E': empty = strtoull(optarg, NULL, 0); break;
+		case 'S':
+			P.size = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			P.iters = strtoull(optarg, NULL, 0);
+			break;
+		case 'W':
+			P.warmup = strtoull(optarg, NULL, 0);
+			break;
+		case 'I':
+			P.inl = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'E':
+			empty = strtoull(optarg, NULL, 0);
+			break;
 		default:
-			fprintf(stderr,
-				"usage: %s (-s|-c) IP[:port] [-S size] [-n iters] [-W warmup] [-I inline] [-E empty_polls]\n",
-				prog);
+			fprintf(
+			    stderr,
+			    "usage: %s (-s|-c) IP[:port] [-S size] [-n iters] [-W warmup] [-I inline] [-E empty_polls]\n",
+			    prog);
 			return 2;
 		}
 	}
@@ -275,7 +287,9 @@ int main(int argc, char **argv)
 	if (!P.iters)
 		P.iters = 1000;
 	if (P.warmup == ~0ull)
-		P.warmup = P.iters / 10 < 1 ? 1 : P.iters / 10 > 200 ? 200 : P.iters / 10;
+		P.warmup = P.iters / 10 < 1	? 1
+			   : P.iters / 10 > 200 ? 200
+						: P.iters / 10;
 
 	ch = rdma_create_event_channel();
 	if (!ch)
@@ -337,9 +351,10 @@ int main(int argc, char **argv)
 		ns = calloc(P.iters, sizeof(*ns));
 		if (!ns)
 			fail("calloc");
-		printf("# %s: RC Send/Receive ping-pong, polling; one-way latency = round trip / 2\n"
-		       "# inline <= %u B; times in microseconds\n",
-		       prog, P.inl);
+		printf(
+		    "# %s: RC Send/Receive ping-pong, polling; one-way latency = round trip / 2\n"
+		    "# inline <= %u B; times in microseconds\n",
+		    prog, P.inl);
 		for (uint64_t k = 0; k < P.warmup + P.iters; k++) {
 			uint64_t t0 = now_ns();
 			int s;
