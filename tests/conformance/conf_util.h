@@ -78,7 +78,7 @@ void *tc_alloc(size_t len);
 /* Prints "SKIP <test>: <reason>" and skips the cmocka test. */
 #define TC_SKIP(reason)                                                        \
 	do {                                                                   \
-		print_message("SKIP %s: %s\n", __func__, reason);              \
+		print_message("# SKIP %s: %s\n", __func__, reason);            \
 		skip();                                                        \
 	} while (0)
 

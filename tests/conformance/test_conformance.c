@@ -106,6 +106,15 @@ static bool no_end_to_end_ack(struct tc *t)
 	       strcmp(id.transport, "iWARP") == 0;
 }
 
+/* True when the device under test is `name` (e.g. "siw0" for "siw"). */
+static bool device_is(struct tc *t, const char *name)
+{
+	struct nd_adapter_identity id;
+
+	return nd_adapter_get_identity(t->ad, &id) == ND_SUCCESS &&
+	       strncmp(id.device, name, strlen(name)) == 0;
+}
+
 /* The connection of connector c ends within the long timeout. */
 static void expect_disconnect(struct nd_connector *c)
 {
@@ -356,8 +365,8 @@ static void violation(struct tc *t, enum violation v, const char *name)
 		if (st == ND_NOT_SUPPORTED) {
 			free(src);
 			free(target);
-			print_message("SKIP %s: memory windows not supported\n",
-				      name);
+			print_message(
+			    "# SKIP %s: memory windows not supported\n", name);
 			skip();
 		}
 		assert_int_equal(st, ND_SUCCESS);
@@ -413,7 +422,7 @@ static void violation(struct tc *t, enum violation v, const char *name)
 	assert_int_equal(r.request_type, ND_REQUEST_TYPE_WRITE);
 	assert_ptr_equal(r.request_context, (void *)2);
 	if (r.status == ND_SUCCESS && no_end_to_end_ack(t)) {
-		print_message("note %s: iWARP does not acknowledge Writes; "
+		print_message("# note %s: iWARP does not acknowledge Writes; "
 			      "checking that the target ends the connection\n",
 			      name);
 		expect_disconnect(p.ac);
@@ -633,7 +642,7 @@ static void test_reject_by_active(void **state)
 	if (accepted == ND_SUCCESS && no_end_to_end_ack(t)) {
 		/* iWARP's MPA exchange has established the connection at
 		 * the passive side before the active side may reject. */
-		print_message("note %s: on iWARP the passive side is "
+		print_message("# note %s: on iWARP the passive side is "
 			      "connected before the reject; checking that "
 			      "the reject ends the connection\n",
 			      __func__);
@@ -1011,7 +1020,10 @@ static void test_notify_solicited(void **state)
 	struct tc_pair p;
 	struct nd_overlapped ov = {0};
 
-	memset(&ov, 0, sizeof(ov));
+	/* No ND adapter flag says this; the device is known to lack it. */
+	if (device_is(t, "siw"))
+		TC_SKIP("siw raises no solicited completion events, so the "
+			"verbs provider arms a SOLICITED notify as ANY");
 	tc_pair_init(t, &p, NULL);
 	assert_int_equal(nd_qp_receive(p.pqp, (void *)1, NULL, 0), ND_SUCCESS);
 	assert_int_equal(nd_qp_receive(p.pqp, (void *)2, NULL, 0), ND_SUCCESS);
@@ -1120,7 +1132,7 @@ static void test_send_no_receive(void **state)
 	assert_int_equal(r.request_type, ND_REQUEST_TYPE_SEND);
 	if (r.status == ND_SUCCESS && no_end_to_end_ack(t)) {
 		/* No receiver-not-ready retry on iWARP: the target ends it. */
-		print_message("note %s: iWARP has no receiver-not-ready "
+		print_message("# note %s: iWARP has no receiver-not-ready "
 			      "retry; checking that the target ends the "
 			      "connection\n",
 			      __func__);
