@@ -982,6 +982,17 @@ static nd_status check_src_sges(struct tcp_qp *qp, const struct nd_sge *sge,
 	return st;
 }
 
+/* Whether the initiator queue takes one more request: connected, with room.
+ * Adapter lock held. */
+static nd_status sq_admit(const struct tcp_qp *qp)
+{
+	if (ND_UNLIKELY(qp->state != TCP_QP_CONNECTED))
+		return ND_CONNECTION_INVALID;
+	if (ND_UNLIKELY(qp->sq_count == qp->sq_depth))
+		return ND_NO_MORE_ENTRIES;
+	return ND_SUCCESS;
+}
+
 static nd_status post_op(struct tcp_qp *qp, uint8_t op, void *ctx,
 			 const struct nd_sge *sge, uint32_t nsge,
 			 uint64_t raddr, uint32_t rtoken, uint32_t flags)
@@ -994,14 +1005,9 @@ static nd_status post_op(struct tcp_qp *qp, uint8_t op, void *ctx,
 	if (ND_UNLIKELY(!inl && nsge > qp->sq_max_sge))
 		return ND_DATA_OVERRUN;
 	tcp_lock(ad);
-	if (ND_UNLIKELY(qp->state != TCP_QP_CONNECTED)) {
-		st = ND_CONNECTION_INVALID;
+	st = sq_admit(qp);
+	if (ND_UNLIKELY(st != ND_SUCCESS))
 		goto out;
-	}
-	if (ND_UNLIKELY(qp->sq_count == qp->sq_depth)) {
-		st = ND_NO_MORE_ENTRIES;
-		goto out;
-	}
 	struct tcp_swr *w = sq_at(qp, qp->sq_count);
 	w->status = ND_SUCCESS;
 	if (inl) {
@@ -1125,14 +1131,9 @@ static nd_status qp_bind(struct nd_qp *pub, void *ctx, struct nd_mr *mrpub,
 	nd_status st = ND_SUCCESS;
 
 	tcp_lock(ad);
-	if (qp->state != TCP_QP_CONNECTED) {
-		st = ND_CONNECTION_INVALID;
+	st = sq_admit(qp);
+	if (ND_UNLIKELY(st != ND_SUCCESS))
 		goto out;
-	}
-	if (qp->sq_count == qp->sq_depth) {
-		st = ND_NO_MORE_ENTRIES;
-		goto out;
-	}
 	if (!mr->base.registered || mr->mem.slot == UINT32_MAX ||
 	    a < mr->mem.base || a - mr->mem.base > mr->mem.length ||
 	    length > mr->mem.length - (a - mr->mem.base) ||
@@ -1187,14 +1188,9 @@ static nd_status qp_invalidate(struct nd_qp *pub, void *ctx,
 	nd_status st = ND_SUCCESS;
 
 	tcp_lock(ad);
-	if (qp->state != TCP_QP_CONNECTED) {
-		st = ND_CONNECTION_INVALID;
+	st = sq_admit(qp);
+	if (ND_UNLIKELY(st != ND_SUCCESS))
 		goto out;
-	}
-	if (qp->sq_count == qp->sq_depth) {
-		st = ND_NO_MORE_ENTRIES;
-		goto out;
-	}
 	struct tcp_swr *w = sq_at(qp, qp->sq_count);
 	memset(w, 0, offsetof(struct tcp_swr, sge));
 	w->context = ctx;
