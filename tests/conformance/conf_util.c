@@ -8,11 +8,15 @@
 #include "conf_util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static uint64_t now_ms(void)
 {
@@ -29,38 +33,142 @@ static void nap(void)
 	nanosleep(&ts, NULL);
 }
 
+static void parse_addr(const char *a, struct sockaddr_storage *ss,
+		       uint32_t *len)
+{
+	if (strchr(a, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, a, &s6->sin6_addr), 1);
+		*len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, a, &s4->sin_addr), 1);
+		*len = sizeof(*s4);
+	}
+}
+
+/* ND_TEST_PEER_NETNS: a name under /run/netns (as `ip netns` makes them)
+ * or a path to a namespace file. */
+static bool open_peer_netns(struct tc *t, const char *ns)
+{
+	char path[4096];
+
+	if (strchr(ns, '/'))
+		snprintf(path, sizeof(path), "%s", ns);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	t->peer_netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (t->peer_netns_fd < 0) {
+		print_error("ND_TEST_PEER_NETNS: %s: %s\n", path,
+			    strerror(errno));
+		return false;
+	}
+	t->own_netns_fd =
+	    open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (t->own_netns_fd < 0) {
+		print_error("/proc/thread-self/ns/net: %s\n", strerror(errno));
+		return false;
+	}
+	t->peer_netns = true;
+	return true;
+}
+
+void tc_peer_netns(struct tc *t, bool enter)
+{
+	if (!t->peer_netns)
+		return;
+	if (setns(enter ? t->peer_netns_fd : t->own_netns_fd, CLONE_NEWNET) < 0)
+		fail_msg("setns(%s): %s",
+			 enter ? "ND_TEST_PEER_NETNS" : "back to our own",
+			 strerror(errno));
+}
+
+struct nd_adapter *tc_peer_adapter(struct tc *t)
+{
+	return t->pad ? t->pad : t->ad;
+}
+
+/* The passive side's address (the active side's if tc_open did not set
+ * it, e.g. a struct tc filled by hand). */
+static const struct sockaddr *peer_addr(struct tc *t, uint32_t *len)
+{
+	if (!t->paddr_len) {
+		*len = t->addr_len;
+		return (const struct sockaddr *)&t->addr;
+	}
+	*len = t->paddr_len;
+	return (const struct sockaddr *)&t->paddr;
+}
+
 bool tc_open(struct tc *t)
 {
 	const char *a = getenv("ND_TEST_ADDR");
+	const char *pa = getenv("ND_TEST_PEER_ADDR");
+	const char *ns = getenv("ND_TEST_PEER_NETNS");
 	uint32_t size = sizeof(t->info);
+	nd_status st;
 
 	memset(t, 0, sizeof(*t));
+	t->peer_netns_fd = t->own_netns_fd = -1;
 	if (!a || !*a)
 		a = "127.0.0.1";
-	if (strchr(a, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&t->addr;
-		s6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, a, &s6->sin6_addr), 1);
-		t->addr_len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&t->addr;
-		s4->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, a, &s4->sin_addr), 1);
-		t->addr_len = sizeof(*s4);
-	}
+	if (!pa || !*pa)
+		pa = a;
+	parse_addr(a, &t->addr, &t->addr_len);
+	parse_addr(pa, &t->paddr, &t->paddr_len);
 	if (nd_open_adapter((struct sockaddr *)&t->addr, t->addr_len, &t->ad) !=
 	    ND_SUCCESS)
 		return false;
 	t->info.info_version = ND_VERSION_2;
 	assert_int_equal(nd_adapter_query(t->ad, &t->info, &size), ND_SUCCESS);
+	if (t->addr_len == t->paddr_len &&
+	    memcmp(&t->addr, &t->paddr, t->addr_len) == 0) {
+		if (ns && *ns) {
+			print_error("ND_TEST_PEER_NETNS needs a "
+				    "ND_TEST_PEER_ADDR of its own\n");
+			tc_close(t);
+			return false;
+		}
+		t->pad = t->ad; /* one host: one adapter, as always */
+		return true;
+	}
+	if (ns && *ns && !open_peer_netns(t, ns)) {
+		tc_close(t);
+		return false;
+	}
+	/* The provider looks the address up in the calling thread's
+	 * namespace (getifaddrs), and the adapter's threads start there. */
+	tc_peer_netns(t, true);
+	st = nd_open_adapter((struct sockaddr *)&t->paddr, t->paddr_len,
+			     &t->pad);
+	tc_peer_netns(t, false);
+	if (st != ND_SUCCESS) {
+		print_error("no adapter serves ND_TEST_PEER_ADDR=%s%s%s: %s\n",
+			    pa, t->peer_netns ? " in ND_TEST_PEER_NETNS=" : "",
+			    t->peer_netns ? ns : "", nd_strerror(st));
+		t->pad = NULL;
+		tc_close(t);
+		return false;
+	}
 	return true;
 }
 
 void tc_close(struct tc *t)
 {
+	if (t->pad && t->pad != t->ad)
+		assert_int_equal(nd_adapter_release(t->pad), ND_SUCCESS);
+	t->pad = NULL;
 	if (t->ad)
 		assert_int_equal(nd_adapter_release(t->ad), ND_SUCCESS);
 	t->ad = NULL;
+	if (t->peer_netns_fd >= 0)
+		close(t->peer_netns_fd);
+	if (t->own_netns_fd >= 0)
+		close(t->own_netns_fd);
+	t->peer_netns_fd = t->own_netns_fd = -1;
+	t->peer_netns = false;
 }
 
 nd_status tc_wait_ov(void *obj, struct nd_overlapped *ov, nd_status st,
@@ -90,10 +198,16 @@ bool tc_wait_cq(struct nd_cq *cq, struct nd_result *r, int timeout_ms)
 
 struct nd_mr *tc_reg(struct tc *t, void *buf, size_t len, uint32_t flags)
 {
+	return tc_reg_on(t->ad, buf, len, flags);
+}
+
+struct nd_mr *tc_reg_on(struct nd_adapter *ad, void *buf, size_t len,
+			uint32_t flags)
+{
 	struct nd_mr *mr;
 	struct nd_overlapped ov = {0};
 
-	assert_int_equal(nd_adapter_create_mr(t->ad, &mr), ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_mr(ad, &mr), ND_SUCCESS);
 	assert_int_equal(tc_wait_ov(mr, &ov,
 				    nd_mr_register(mr, buf, len, flags, &ov),
 				    TC_TIMEOUT_MS),
@@ -154,6 +268,7 @@ void tc_pair_init(struct tc *t, struct tc_pair *p,
 		  const struct tc_pair_cfg *cfg)
 {
 	static const struct tc_pair_cfg none;
+	struct nd_adapter *pad = tc_peer_adapter(t);
 	uint32_t depth, sge, cqd;
 
 	if (!cfg)
@@ -176,9 +291,8 @@ void tc_pair_init(struct tc *t, struct tc_pair *p,
 	if (cfg->pcq) {
 		p->pcq = cfg->pcq;
 	} else {
-		assert_int_equal(
-		    nd_adapter_create_cq(t->ad, cqd, 0, 0, &p->pcq),
-		    ND_SUCCESS);
+		assert_int_equal(nd_adapter_create_cq(pad, cqd, 0, 0, &p->pcq),
+				 ND_SUCCESS);
 		p->own_pcq = true;
 	}
 	assert_int_equal(nd_adapter_create_qp(t->ad, p->acq, p->acq, cfg->actx,
@@ -187,33 +301,41 @@ void tc_pair_init(struct tc *t, struct tc_pair *p,
 			 ND_SUCCESS);
 	if (cfg->psrq)
 		assert_int_equal(nd_adapter_create_qp_with_srq(
-				     t->ad, p->pcq, p->pcq, cfg->psrq,
-				     cfg->pctx, depth, sge, cfg->inline_size,
-				     &p->pqp),
+				     pad, p->pcq, p->pcq, cfg->psrq, cfg->pctx,
+				     depth, sge, cfg->inline_size, &p->pqp),
 				 ND_SUCCESS);
 	else
 		assert_int_equal(
-		    nd_adapter_create_qp(t->ad, p->pcq, p->pcq, cfg->pctx,
-					 depth, depth, sge, sge,
-					 cfg->inline_size, &p->pqp),
+		    nd_adapter_create_qp(pad, p->pcq, p->pcq, cfg->pctx, depth,
+					 depth, sge, sge, cfg->inline_size,
+					 &p->pqp),
 		    ND_SUCCESS);
 	assert_int_equal(nd_adapter_create_connector(t->ad, &p->ac),
 			 ND_SUCCESS);
-	assert_int_equal(nd_adapter_create_connector(t->ad, &p->pc),
-			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_connector(pad, &p->pc), ND_SUCCESS);
 }
 
-/* A listener on ND_TEST_ADDR, port chosen by the provider; *dest gets it. */
+/* A listener on the passive side's address, port chosen by the provider;
+ * *dest gets it. Created in the peer namespace, whichever of these calls
+ * makes the socket; the thread is back in its own before any assert. */
 void tc_listen(struct tc_pair *p, struct sockaddr_storage *dest,
 	       uint32_t *dest_len)
 {
 	struct tc *t = p->t;
+	uint32_t len;
+	const struct sockaddr *addr = peer_addr(t, &len);
+	nd_status cst, bst = ND_UNSUCCESSFUL, lst = ND_UNSUCCESSFUL;
 
-	assert_int_equal(nd_adapter_create_listener(t->ad, &p->l), ND_SUCCESS);
-	assert_int_equal(
-	    nd_listener_bind(p->l, (struct sockaddr *)&t->addr, t->addr_len),
-	    ND_SUCCESS);
-	assert_int_equal(nd_listener_listen(p->l, 0), ND_SUCCESS);
+	tc_peer_netns(t, true);
+	cst = nd_adapter_create_listener(tc_peer_adapter(t), &p->l);
+	if (cst == ND_SUCCESS)
+		bst = nd_listener_bind(p->l, addr, len);
+	if (bst == ND_SUCCESS)
+		lst = nd_listener_listen(p->l, 0);
+	tc_peer_netns(t, false);
+	assert_int_equal(cst, ND_SUCCESS);
+	assert_int_equal(bst, ND_SUCCESS);
+	assert_int_equal(lst, ND_SUCCESS);
 	*dest_len = sizeof(*dest);
 	assert_int_equal(nd_listener_get_local_address(
 			     p->l, (struct sockaddr *)dest, dest_len),

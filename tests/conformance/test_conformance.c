@@ -3,7 +3,10 @@
  * The conformance scenarios: one suite for every provider and device.
  * Written against nd.h only. The connecting (active) side always sends the
  * first message (iWARP rule). Data is checked byte for byte; nothing is
- * timed; every wait is bounded.
+ * timed; every wait is bounded. What belongs to the passive side (its QP,
+ * CQ, SRQ, the memory it exposes or receives into) is made on
+ * tc_peer_adapter(t): another adapter, on another host as far as the
+ * network goes, when ND_TEST_PEER_ADDR is set (see conf_util.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,9 +31,11 @@ static int setup(void **state)
 	struct tc *t = calloc(1, sizeof(*t));
 
 	if (!t || !tc_open(t)) {
-		print_error("no adapter serves ND_TEST_ADDR=%s\n",
-			    getenv("ND_TEST_ADDR") ? getenv("ND_TEST_ADDR")
-						   : "127.0.0.1");
+		const char *a = getenv("ND_TEST_ADDR");
+		const char *pa = getenv("ND_TEST_PEER_ADDR");
+		print_error("cannot open the adapters of ND_TEST_ADDR=%s "
+			    "ND_TEST_PEER_ADDR=%s\n",
+			    a ? a : "127.0.0.1", pa ? pa : "(the same)");
 		free(t);
 		return -1;
 	}
@@ -158,8 +163,9 @@ static void send_receive_sges(struct tc *t, uint32_t nsge)
 		uint8_t *src = tc_alloc(size), *dst = tc_alloc(size);
 		struct nd_mr *smr = tc_reg(t, src, size ? size : 1,
 					   ND_MR_FLAG_ALLOW_LOCAL_WRITE);
-		struct nd_mr *dmr = tc_reg(t, dst, size ? size : 1,
-					   ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+		struct nd_mr *dmr =
+		    tc_reg_on(tc_peer_adapter(t), dst, size ? size : 1,
+			      ND_MR_FLAG_ALLOW_LOCAL_WRITE);
 
 		tc_fill(src, size, i + nsge);
 		tc_sges(sge, nsge, dst, size, dmr);
@@ -229,9 +235,9 @@ static void write_read_sges(struct tc *t, uint32_t nsge)
 		struct nd_mr *kmr = tc_reg(t, sink, alloc,
 					   ND_MR_FLAG_ALLOW_LOCAL_WRITE |
 					       ND_MR_FLAG_RDMA_READ_SINK);
-		struct nd_mr *tmr = tc_reg(t, target, alloc,
-					   ND_MR_FLAG_ALLOW_REMOTE_WRITE |
-					       ND_MR_FLAG_ALLOW_REMOTE_READ);
+		struct nd_mr *tmr = tc_reg_on(tc_peer_adapter(t), target, alloc,
+					      ND_MR_FLAG_ALLOW_REMOTE_WRITE |
+						  ND_MR_FLAG_ALLOW_REMOTE_READ);
 		uint32_t token = nd_mr_get_remote_token(tmr);
 
 		tc_fill(src, size, 100 + i);
@@ -285,8 +291,10 @@ static void test_inline(void **state)
 		cfg.sge = 1;
 	dst = tc_alloc(n);
 	target = tc_alloc(n);
-	struct nd_mr *dmr = tc_reg(t, dst, n, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
-	struct nd_mr *tmr = tc_reg(t, target, n, ND_MR_FLAG_ALLOW_REMOTE_WRITE);
+	struct nd_mr *dmr =
+	    tc_reg_on(tc_peer_adapter(t), dst, n, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	struct nd_mr *tmr = tc_reg_on(tc_peer_adapter(t), target, n,
+				      ND_MR_FLAG_ALLOW_REMOTE_WRITE);
 	tc_pair_init(t, &p, &cfg);
 	tc_sges(sge, 1, dst, n, dmr);
 	assert_int_equal(nd_qp_receive(p.pqp, dst, sge, 1), ND_SUCCESS);
@@ -361,7 +369,7 @@ static void violation(struct tc *t, enum violation v, const char *name)
 	nd_status st;
 
 	if (v >= V_READ_ONLY_WINDOW) {
-		st = nd_adapter_create_mw(t->ad, &mw);
+		st = nd_adapter_create_mw(tc_peer_adapter(t), &mw);
 		if (st == ND_NOT_SUPPORTED) {
 			free(src);
 			free(target);
@@ -372,9 +380,9 @@ static void violation(struct tc *t, enum violation v, const char *name)
 		assert_int_equal(st, ND_SUCCESS);
 	}
 	struct nd_mr *smr = tc_reg(t, src, 4096, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
-	struct nd_mr *tmr = tc_reg(t, target, 4096,
-				   ND_MR_FLAG_ALLOW_REMOTE_WRITE |
-				       ND_MR_FLAG_ALLOW_REMOTE_READ);
+	struct nd_mr *tmr = tc_reg_on(tc_peer_adapter(t), target, 4096,
+				      ND_MR_FLAG_ALLOW_REMOTE_WRITE |
+					  ND_MR_FLAG_ALLOW_REMOTE_READ);
 	tc_pair_init(t, &p, NULL);
 	assert_int_equal(nd_qp_receive(p.pqp, (void *)0x77, NULL, 0),
 			 ND_SUCCESS);
@@ -470,7 +478,8 @@ static void test_receive_too_small(void **state)
 	struct tc_pair p;
 	uint8_t *src = tc_alloc(64), *dst = tc_alloc(16);
 	struct nd_mr *smr = tc_reg(t, src, 64, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
-	struct nd_mr *dmr = tc_reg(t, dst, 16, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	struct nd_mr *dmr = tc_reg_on(tc_peer_adapter(t), dst, 16,
+				      ND_MR_FLAG_ALLOW_LOCAL_WRITE);
 	struct nd_sge sge;
 
 	tc_pair_init(t, &p, NULL);
@@ -781,7 +790,8 @@ static void test_connection_states(void **state)
 
 	memset(&gov, 0, sizeof(gov));
 	tc_pair_init(t, &p, NULL);
-	/* a listener's address needs Listen first */
+	/* a listener's address needs Listen first (a local check: this one
+	 * is the active side's, in its own namespace) */
 	assert_int_equal(nd_adapter_create_listener(t->ad, &l2), ND_SUCCESS);
 	assert_int_equal(
 	    nd_listener_bind(l2, (struct sockaddr *)&t->addr, t->addr_len),
@@ -853,6 +863,8 @@ static void test_connection_states(void **state)
 static void test_cancel_order(void **state)
 {
 	struct tc *t = *state;
+	/* all on the listener's adapter: one overlapped queue */
+	struct nd_adapter *pad = tc_peer_adapter(t);
 	struct tc_pair p;
 	struct sockaddr_storage dest;
 	uint32_t dest_len;
@@ -864,19 +876,19 @@ static void test_cancel_order(void **state)
 	/* flags are the caller's: no ND_OV_FLAG_NO_QUEUE here */
 	memset(ov, 0, sizeof(ov));
 	memset(nov, 0, sizeof(nov));
-	assert_int_equal(nd_adapter_create_overlapped_file(t->ad, &fd),
+	assert_int_equal(nd_adapter_create_overlapped_file(pad, &fd),
 			 ND_SUCCESS);
 	memset(&p, 0, sizeof(p));
 	p.t = t;
 	tc_listen(&p, &dest, &dest_len);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(nd_adapter_create_connector(t->ad, &c[i]),
+		assert_int_equal(nd_adapter_create_connector(pad, &c[i]),
 				 ND_SUCCESS);
 		assert_int_equal(
 		    nd_listener_get_connection_request(p.l, c[i], &ov[i]),
 		    ND_PENDING);
 	}
-	assert_int_equal(nd_adapter_create_cq(t->ad, 4, 0, 0, &cq), ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_cq(pad, 4, 0, 0, &cq), ND_SUCCESS);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(nd_cq_notify(cq, ND_CQ_NOTIFY_ANY, &nov[i]),
 				 ND_PENDING);
@@ -886,12 +898,12 @@ static void test_cancel_order(void **state)
 	struct nd_overlapped *want[5] = {&ov[0], &ov[1], &ov[2], &nov[0],
 					 &nov[1]};
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(nd_adapter_dequeue_overlapped(t->ad, 0, &got),
+		assert_int_equal(nd_adapter_dequeue_overlapped(pad, 0, &got),
 				 ND_SUCCESS);
 		assert_ptr_equal(got, want[i]);
 		assert_int_equal(got->status, ND_CANCELED);
 	}
-	assert_int_equal(nd_adapter_dequeue_overlapped(t->ad, 0, &got),
+	assert_int_equal(nd_adapter_dequeue_overlapped(pad, 0, &got),
 			 ND_TIMEOUT);
 	for (int i = 0; i < 3; i++)
 		nd_connector_release(c[i]);
@@ -914,17 +926,20 @@ static void test_srq_two_qps(void **state)
 
 	if (t->info.max_shared_receive_queue_depth == 0)
 		TC_SKIP("no shared receive queues (max depth 0)");
-	assert_int_equal(nd_adapter_create_srq(t->ad, 8, 1, 0, 0, 0, &srq),
-			 ND_SUCCESS);
-	assert_int_equal(nd_adapter_create_cq(t->ad, 32, 0, 0, &pcq),
-			 ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_srq(tc_peer_adapter(t), 8, 1, 0, 0, 0, &srq),
+	    ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_cq(tc_peer_adapter(t), 32, 0, 0, &pcq),
+	    ND_SUCCESS);
 	for (int i = 0; i < 2; i++) {
 		sb[i] = tc_alloc(32);
 		smr[i] = tc_reg(t, sb[i], 32, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
 	}
 	for (int i = 0; i < 4; i++) {
 		buf[i] = tc_alloc(32);
-		mr[i] = tc_reg(t, buf[i], 32, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+		mr[i] = tc_reg_on(tc_peer_adapter(t), buf[i], 32,
+				  ND_MR_FLAG_ALLOW_LOCAL_WRITE);
 		tc_sges(&sge, 1, buf[i], 32, mr[i]);
 		assert_int_equal(nd_srq_receive(srq, buf[i], &sge, 1),
 				 ND_SUCCESS);
@@ -978,8 +993,9 @@ static void test_many_qps_one_cq(void **state)
 
 	assert_int_equal(nd_adapter_create_cq(t->ad, 4 * N, 0, 0, &acq),
 			 ND_SUCCESS);
-	assert_int_equal(nd_adapter_create_cq(t->ad, 4 * N, 0, 0, &pcq),
-			 ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_cq(tc_peer_adapter(t), 4 * N, 0, 0, &pcq),
+	    ND_SUCCESS);
 	for (int i = 0; i < N; i++) {
 		struct tc_pair_cfg cfg = {.acq = acq,
 					  .pcq = pcq,
@@ -1095,8 +1111,9 @@ static void test_srq_notify_threshold(void **state)
 	memset(&ov, 0, sizeof(ov));
 	if (t->info.max_shared_receive_queue_depth == 0)
 		TC_SKIP("no shared receive queues (max depth 0)");
-	assert_int_equal(nd_adapter_create_srq(t->ad, 8, 1, 2, 0, 0, &srq),
-			 ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_srq(tc_peer_adapter(t), 8, 1, 2, 0, 0, &srq),
+	    ND_SUCCESS);
 	for (uintptr_t i = 1; i <= 3; i++)
 		assert_int_equal(nd_srq_receive(srq, (void *)i, NULL, 0),
 				 ND_SUCCESS);
