@@ -63,19 +63,21 @@ static nd_status verbs_map_error(uint32_t status, uint32_t type)
 
 /*
  * One work completion into *r. Returns 0 if it is swallowed (a silent
- * request the provider had to signal), else 1.
+ * request the provider had to signal), else 1. The rare cases (errors,
+ * SRQ receives, swallowed requests) are out of line so the common one is a
+ * few loads and stores.
  */
-static inline uint32_t verbs_cqe(uint64_t wr_id, uint32_t status,
-				 uint32_t byte_len, struct ibv_cq_ex *cx,
-				 uint32_t qpn, struct nd_result *r)
+static __attribute__((noinline)) uint32_t
+verbs_cqe_slow(uint64_t wr_id, uint32_t status, uint32_t byte_len,
+	       struct ibv_cq_ex *cx, uint32_t qpn, struct nd_result *r)
 {
 	struct verbs_slot *s = (struct verbs_slot *)(uintptr_t)wr_id;
 	void *ctx = s->ctx, *qp_ctx = s->qp_ctx;
 	uint32_t type = s->type;
 	uint8_t flags = s->flags;
 
-	if (__builtin_expect(s->kind == VERBS_SLOT_RING, 1)) {
-		if (__builtin_expect(status != IBV_WC_SUCCESS, 0))
+	if (s->kind == VERBS_SLOT_RING) {
+		if (status != IBV_WC_SUCCESS)
 			__atomic_store_n(&s->ring->dead, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(s->tail, s->seq + 1, __ATOMIC_RELEASE);
 	} else {
@@ -86,13 +88,37 @@ static inline uint32_t verbs_cqe(uint64_t wr_id, uint32_t status,
 		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 		__atomic_add_fetch(&srq->completed, 1, __ATOMIC_RELEASE);
 	}
-	if (__builtin_expect(status == IBV_WC_SUCCESS, 1)) {
-		if (__builtin_expect(flags & VERBS_SLOT_SWALLOW, 0))
+	if (status == IBV_WC_SUCCESS) {
+		if (flags & VERBS_SLOT_SWALLOW)
 			return 0;
 		r->status = ND_SUCCESS;
 	} else {
 		r->status = verbs_map_error(status, type);
 	}
+	r->bytes_transferred = byte_len;
+	r->qp_context = qp_ctx;
+	r->request_context = ctx;
+	r->request_type = (int32_t)type;
+	r->reserved = 0;
+	return 1;
+}
+
+static inline __attribute__((always_inline)) uint32_t
+verbs_cqe(uint64_t wr_id, uint32_t status, uint32_t byte_len,
+	  struct ibv_cq_ex *cx, uint32_t qpn, struct nd_result *r)
+{
+	struct verbs_slot *s = (struct verbs_slot *)(uintptr_t)wr_id;
+	void *ctx, *qp_ctx;
+	uint32_t type;
+
+	if (__builtin_expect(status | s->kind | s->flags, 0))
+		return verbs_cqe_slow(wr_id, status, byte_len, cx, qpn, r);
+	/* Read the slot before the tail frees it for the next post. */
+	ctx = s->ctx;
+	qp_ctx = s->qp_ctx;
+	type = s->type;
+	__atomic_store_n(s->tail, s->seq + 1, __ATOMIC_RELEASE);
+	r->status = ND_SUCCESS;
 	r->bytes_transferred = byte_len;
 	r->qp_context = qp_ctx;
 	r->request_context = ctx;
@@ -122,26 +148,32 @@ static inline uint32_t verbs_poll_ex(struct verbs_cq *cq, struct nd_result *r,
 
 #define VERBS_WC_BATCH 16
 
-static inline uint32_t verbs_poll_wc(struct verbs_cq *cq, struct nd_result *r,
-				     uint32_t count)
+/* Converts the `got` completions ibv_poll_cq put in wc. Out of line, so
+ * that the frame of an empty poll (the common case of a busy-polling
+ * caller) holds only what the one ibv_poll_cq call needs. */
+static __attribute__((noinline)) uint32_t
+verbs_wc_convert(struct nd_result *r, const struct ibv_wc *wc, int got)
 {
-	struct ibv_wc wc[VERBS_WC_BATCH];
 	uint32_t n = 0;
 
-	while (n < count) {
-		int want = count - n < VERBS_WC_BATCH ? (int)(count - n)
-						      : VERBS_WC_BATCH;
-		int got = ibv_poll_cq(cq->cq, want, wc);
-		if (got <= 0)
-			break;
-		for (int i = 0; i < got; i++)
-			n +=
-			    verbs_cqe(wc[i].wr_id, wc[i].status, wc[i].byte_len,
-				      NULL, wc[i].qp_num, &r[n]);
-		if (got < want)
-			break;
-	}
+	for (int i = 0; i < got; i++)
+		n += verbs_cqe(wc[i].wr_id, wc[i].status, wc[i].byte_len, NULL,
+			       wc[i].qp_num, &r[n]);
 	return n;
+}
+
+/* One batch: a caller asking for more than VERBS_WC_BATCH results gets at
+ * most that many per call (GetResults may return fewer than asked). */
+static inline __attribute__((always_inline)) uint32_t
+verbs_poll_wc(struct verbs_cq *cq, struct nd_result *r, uint32_t count)
+{
+	struct ibv_wc wc[VERBS_WC_BATCH];
+	int got = ibv_poll_cq(
+	    cq->cq, count < VERBS_WC_BATCH ? (int)count : VERBS_WC_BATCH, wc);
+
+	if (__builtin_expect(got <= 0, 1))
+		return 0;
+	return verbs_wc_convert(r, wc, got);
 }
 
 static uint32_t verbs_poll(struct verbs_cq *cq, struct nd_result *r,

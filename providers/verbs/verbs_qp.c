@@ -37,12 +37,33 @@ _Static_assert(ND_OP_FLAG_SILENT_SUCCESS == 1 && ND_OP_FLAG_READ_FENCE == 2 &&
 		   ND_OP_FLAG_INLINE == 0x20,
 	       "nd op flags");
 
-/* ND op flags -> ibv send flags, without a branch per flag. */
-static inline unsigned verbs_send_flags(uint32_t f)
+/*
+ * The post calls are one function per variant (compact or not), each with
+ * its body inlined whole: a post is one frame around the device's post.
+ */
+#define VERBS_FAST static inline __attribute__((always_inline))
+
+/*
+ * ND op flags -> ibv send flags: one table load, indexed by the four flags
+ * that matter (silent success, read fence, solicit, inline). A request is
+ * signaled unless it is silent.
+ */
+#define VERBS_FLAG_INDEX(f) (((f)&7u) | (((f)&ND_OP_FLAG_INLINE) >> 2))
+#define VERBS_SEND_FLAGS(i)                                                    \
+	(((i)&1u ? 0 : IBV_SEND_SIGNALED) | ((i)&2u ? IBV_SEND_FENCE : 0) |    \
+	 ((i)&4u ? IBV_SEND_SOLICITED : 0) | ((i)&8u ? IBV_SEND_INLINE : 0))
+static const uint8_t verbs_send_flag_table[16] = {
+    VERBS_SEND_FLAGS(0),  VERBS_SEND_FLAGS(1),	VERBS_SEND_FLAGS(2),
+    VERBS_SEND_FLAGS(3),  VERBS_SEND_FLAGS(4),	VERBS_SEND_FLAGS(5),
+    VERBS_SEND_FLAGS(6),  VERBS_SEND_FLAGS(7),	VERBS_SEND_FLAGS(8),
+    VERBS_SEND_FLAGS(9),  VERBS_SEND_FLAGS(10), VERBS_SEND_FLAGS(11),
+    VERBS_SEND_FLAGS(12), VERBS_SEND_FLAGS(13), VERBS_SEND_FLAGS(14),
+    VERBS_SEND_FLAGS(15),
+};
+
+VERBS_FAST unsigned verbs_send_flags(uint32_t f)
 {
-	return ((f & ND_OP_FLAG_READ_FENCE) >> 1) | ((~f & 1u) << 1) |
-	       (f & ND_OP_FLAG_SEND_AND_SOLICIT_EVENT) |
-	       ((f & ND_OP_FLAG_INLINE) >> 2);
+	return verbs_send_flag_table[VERBS_FLAG_INDEX(f)];
 }
 
 static inline struct verbs_qp *verbs_qp_of(struct nd_qp *pub)
@@ -50,10 +71,12 @@ static inline struct verbs_qp *verbs_qp_of(struct nd_qp *pub)
 	return container_of(pub, struct verbs_qp, base.pub);
 }
 
-static inline uint64_t verbs_sge_bytes(const struct nd_sge *sge, uint32_t nsge)
+VERBS_FAST uint64_t verbs_sge_bytes(const struct nd_sge *sge, uint32_t nsge)
 {
 	uint64_t bytes = 0;
 
+	if (__builtin_expect(nsge == 1, 1)) /* the common case, no loop */
+		return sge[0].buffer_length;
 	for (uint32_t i = 0; i < nsge; i++)
 		bytes += sge[i].buffer_length;
 	return bytes;
@@ -122,24 +145,24 @@ static nd_status verbs_post_dead(struct verbs_qp *qp, void *ctx, uint32_t type)
 }
 
 /* Claims the next send slot, posts wr, advances the head. */
-static inline nd_status verbs_post_sq(struct verbs_qp *qp,
-				      struct ibv_send_wr *wr, void *ctx,
-				      uint32_t type, uint32_t flags)
+VERBS_FAST nd_status verbs_post_sq(struct verbs_qp *qp, struct ibv_send_wr *wr,
+				   void *ctx, uint32_t type, uint32_t flags)
 {
+	struct verbs_ring *ring = qp->ring;
 	struct ibv_send_wr *bad;
 	uint32_t head = qp->sq_head;
 	struct verbs_slot *s;
 	int ret;
 
+	/* Acquire: the poller has read the slot before moving the tail. */
 	if (__builtin_expect(
-		head - __atomic_load_n(&qp->ring->sq_tail, __ATOMIC_ACQUIRE) >=
+		head - __atomic_load_n(&ring->sq_tail, __ATOMIC_ACQUIRE) >=
 		    qp->sq_depth,
 		0))
 		return ND_NO_MORE_ENTRIES;
-	if (__builtin_expect(__atomic_load_n(&qp->ring->dead, __ATOMIC_ACQUIRE),
-			     0))
+	if (__builtin_expect(__atomic_load_n(&ring->dead, __ATOMIC_RELAXED), 0))
 		return verbs_post_dead(qp, ctx, type);
-	s = &qp->ring->sq[head & qp->sq_mask];
+	s = &ring->sq[head & qp->sq_mask];
 	s->ctx = ctx;
 	s->seq = head;
 	s->type = (uint8_t)type;
@@ -165,9 +188,9 @@ static inline nd_status verbs_post_sq(struct verbs_qp *qp,
 	return ND_SUCCESS;
 }
 
-static inline nd_status verbs_send_body(struct nd_qp *pub, void *ctx,
-					const struct nd_sge *sge, uint32_t nsge,
-					uint32_t flags, bool compact)
+VERBS_FAST nd_status verbs_send_body(struct nd_qp *pub, void *ctx,
+				     const struct nd_sge *sge, uint32_t nsge,
+				     uint32_t flags, bool compact)
 {
 	struct verbs_qp *qp = verbs_qp_of(pub);
 	struct nd_sge tmp[VERBS_SGE_TMP];
@@ -206,11 +229,10 @@ static nd_status verbs_qp_send_q(struct nd_qp *pub, void *ctx,
 	return verbs_send_body(pub, ctx, sge, nsge, flags, true);
 }
 
-static inline nd_status verbs_write_body(struct nd_qp *pub, void *ctx,
-					 const struct nd_sge *sge,
-					 uint32_t nsge, uint64_t raddr,
-					 uint32_t rkey, uint32_t flags,
-					 bool compact)
+VERBS_FAST nd_status verbs_write_body(struct nd_qp *pub, void *ctx,
+				      const struct nd_sge *sge, uint32_t nsge,
+				      uint64_t raddr, uint32_t rkey,
+				      uint32_t flags, bool compact)
 {
 	struct verbs_qp *qp = verbs_qp_of(pub);
 	struct nd_sge tmp[VERBS_SGE_TMP];
@@ -357,11 +379,12 @@ static nd_status verbs_qp_invalidate(struct nd_qp *pub, void *ctx,
 	return ND_SUCCESS;
 }
 
-static inline nd_status verbs_receive_body(struct nd_qp *pub, void *ctx,
-					   const struct nd_sge *sge,
-					   uint32_t nsge, bool compact)
+VERBS_FAST nd_status verbs_receive_body(struct nd_qp *pub, void *ctx,
+					const struct nd_sge *sge, uint32_t nsge,
+					bool compact)
 {
 	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct verbs_ring *ring = qp->ring;
 	struct nd_sge tmp[VERBS_SGE_TMP];
 	struct ibv_recv_wr wr, *bad;
 	uint32_t head = qp->rq_head;
@@ -371,18 +394,17 @@ static inline nd_status verbs_receive_body(struct nd_qp *pub, void *ctx,
 	if (__builtin_expect(nsge > qp->max_recv_sge, 0))
 		return ND_DATA_OVERRUN;
 	if (__builtin_expect(
-		head - __atomic_load_n(&qp->ring->rq_tail, __ATOMIC_ACQUIRE) >=
+		head - __atomic_load_n(&ring->rq_tail, __ATOMIC_ACQUIRE) >=
 		    qp->rq_depth,
 		0))
 		return ND_NO_MORE_ENTRIES;
 	if (__builtin_expect(verbs_sge_bytes(sge, nsge) > qp->max_msg, 0))
 		return ND_BUFFER_OVERFLOW;
-	if (__builtin_expect(__atomic_load_n(&qp->ring->dead, __ATOMIC_ACQUIRE),
-			     0))
+	if (__builtin_expect(__atomic_load_n(&ring->dead, __ATOMIC_RELAXED), 0))
 		return verbs_post_dead(qp, ctx, ND_REQUEST_TYPE_RECEIVE);
 	if (compact)
 		sge = verbs_rsge_compact(sge, &nsge, tmp);
-	s = &qp->ring->rq[head & qp->rq_mask];
+	s = &ring->rq[head & qp->rq_mask];
 	s->ctx = ctx;
 	s->seq = head;
 	wr.wr_id = (uintptr_t)s;
