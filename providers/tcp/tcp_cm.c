@@ -21,6 +21,13 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+/*
+ * How long the TCP handshake of a Connect may take before it completes
+ * ND_IO_TIMEOUT (the kernel's own limit, its SYN retries, is about two
+ * minutes). Only the handshake: waiting for the peer's Accept has no limit.
+ */
+#define TCP_CONNECT_TIMEOUT_MS 10000
+
 static uint32_t min32(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
@@ -57,6 +64,13 @@ static nd_status errno_status(int err)
 	default:
 		return ND_UNSUCCESSFUL;
 	}
+}
+
+/* Bounds the handshake (TCP_USER_TIMEOUT covers SYN retries); 0 restores
+ * the kernel's default once connected. */
+static void set_connect_timeout(int fd, unsigned int ms)
+{
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
 }
 
 static int new_socket(int family)
@@ -104,6 +118,7 @@ void tcp_conn_on_socket_connected(struct tcp_connector *c, int err)
 	struct tcp_qp *qp = c->qp;
 
 	if (!err) {
+		set_connect_timeout(qp->pl.fd, 0);
 		c->local_len = sizeof(c->local);
 		getsockname(qp->pl.fd, (struct sockaddr *)&c->local,
 			    &c->local_len);
@@ -275,6 +290,7 @@ static nd_status conn_connect(struct nd_connector_base *b,
 			goto out;
 		}
 	}
+	set_connect_timeout(fd, TCP_CONNECT_TIMEOUT_MS);
 	if (connect(fd, dest, dest_len) < 0 && errno != EINPROGRESS) {
 		st = errno_status(errno);
 		ND_INFO(TCP_LOG, "connect: %s", strerror(errno));
