@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with -Wall -Wextra -Werror and runs every
 # test suite: on this host (unit, conformance-tcp, examples, and again under
-# ASan+UBSan, TSan and valgrind; libFuzzer on the tcp wire parser) and, inside a
-# QEMU VM, on real Soft-RoCE and Soft-iWARP devices (rdma-rxe0, rdma-siw0)
-# and across two VMs (rdma-two-host). Prints one line per suite and ends with
+# ASan+UBSan, TSan and valgrind; libFuzzer on the tcp wire parser; bad input,
+# threads) and, inside a QEMU VM, on real Soft-RoCE and Soft-iWARP devices
+# (rdma-rxe0, rdma-siw0), across two VMs (rdma-two-host), and faults (tcp
+# here, verbs in the VM). Prints one line per suite and ends with
 # the total. Exit status 0 only if nothing failed.
 #
 # Env: ND_BUILD_DIR (build), ND_SKIP_VM=1 (host suites only; never in CI),
@@ -118,10 +119,15 @@ sanitizer_suite() { # name b_sanitize meson-suites...
 host_suite unit unit
 host_suite conformance-tcp conformance-tcp
 host_suite examples examples
+# Every public call with bad input and in the wrong state (exact statuses);
+# several threads on one adapter, cancelling and releasing under waiters.
+host_suite bad-input bad-input
+host_suite threads threads
 # ASan + UBSan: memory errors, leaks and undefined behaviour. TSan: races in
 # the core's engine and the providers' progress threads.
-sanitizer_suite asan address,undefined unit conformance-tcp examples
-sanitizer_suite tsan thread unit conformance-tcp
+sanitizer_suite asan address,undefined unit conformance-tcp examples \
+	bad-input threads faults
+sanitizer_suite tsan thread unit conformance-tcp threads
 
 # libFuzzer on the tcp provider's frame parser, bounded (clang build).
 fuzz_suite() {
@@ -153,14 +159,38 @@ if has_suite examples; then
 	count valgrind $?
 fi
 
+skip_vm=0
 if [ "${ND_SKIP_VM:-0}" = 1 ] && [ "${CI:-}" != true ]; then
-	echo "SKIP: the VM suites (rdma-rxe0, rdma-siw0, rdma-two-host): ND_SKIP_VM=1"
+	echo "SKIP: the VM suites (rdma-rxe0, rdma-siw0, rdma-two-host, faults on verbs): ND_SKIP_VM=1"
+	skip_vm=1
 else
 	nd_say "booting the VM for the rdma suites (rxe0, siw0, two hosts)"
 	vm_suite rdma-rxe0 rxe0 RXE_IP
 	vm_suite rdma-siw0 siw0 SIW_IP
 	two_host_suite
 fi
+
+# Faults (a peer killed, a listener closed, nobody answering, a disconnect
+# mid-transfer): the tcp provider here, then the verbs provider on rxe0 and
+# siw0 in one VM boot; one suite line for all three.
+faults_suite() {
+	local logs=$BUILD/meson-logs rc=0
+	has_suite faults || return 0
+	rm -f "$logs"/faults*.json
+	meson test -C "$BUILD" --no-rebuild --suite faults --logbase faults-tcp \
+		--print-errorlogs >"$BUILD/faults.out" 2>&1 || rc=1
+	if [ "$skip_vm" = 0 ] && has_suite faults-verbs; then
+		nd_say "booting the VM for the faults suite on rxe0 and siw0"
+		vm_run "$BUILD/faults-vm.out" tests/vm/run "rc=0; for d in rxe0:\$RXE_IP \
+siw0:\$SIW_IP; do ND_TEST_DEVICE=\${d%%:*} ND_TEST_ADDR=\${d#*:} meson test -C $BUILD \
+--no-rebuild --suite faults-verbs --logbase faults-\${d%%:*} --print-errorlogs | cat; \
+[ \${PIPESTATUS[0]} = 0 ] || rc=1; done; exit \$rc" || rc=1
+		cat "$BUILD/faults-vm.out" >>"$BUILD/faults.out"
+	fi
+	cat "$logs"/faults-*.json >"$logs/faults.json" 2>/dev/null
+	count faults $rc
+}
+faults_suite
 
 [ ${#failed_suites[@]} -eq 0 ] || echo "failed suites: ${failed_suites[*]}"
 printf '%d passed, %d failed, %d skipped\n' "$total_pass" "$total_fail" "$total_skip"
