@@ -21,8 +21,8 @@
  *    receiver spins on it. Only valid when RDMA Write data is placed in
  *    order, so every adapter of the ring must report IN_ORDER_DMA_SUPPORTED.
  *  - send: the writer follows each write with a small send on the same
- *    connection; its receive completion cannot overtake the write's data
- *    (iWARP, where placement order is not promised, works this way).
+ *    connection; its receive completion cannot overtake the write's data,
+ *    whatever the adapter's placement order.
  *  auto (the default) picks poll when every adapter allows it.
  *
  * Errors during setup are collective: every rank reaches the next
