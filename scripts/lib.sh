@@ -4,7 +4,8 @@
 # Debian packages the build and the host test suites need.
 ND_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev libcmocka-dev
   libibverbs-dev librdmacm-dev rdma-core ibverbs-providers clang-format
-  python3 valgrind clang libclang-rt-14-dev iproute2"
+  python3 valgrind clang libclang-rt-14-dev iproute2
+  openmpi-bin libopenmpi-dev"
 
 nd_say() { printf '==> %s\n' "$*"; }
 nd_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
