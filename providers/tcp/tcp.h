@@ -39,6 +39,8 @@
 #define TCP_MAX_REGISTRATION (1ull << 40)
 /* A SEND that finds no receive waits this long, then ND_IO_TIMEOUT. */
 #define TCP_RNR_TIMEOUT_MS   2000
+/* Polls in a row before an application owns its sockets (see driving). */
+#define TCP_DRIVE_STREAK     64u
 /* Memory table: index bits of a token; the other bits are random. */
 #define TCP_MEM_INDEX_BITS   14u
 #define TCP_MEM_SLOTS	     (1u << TCP_MEM_INDEX_BITS)
@@ -101,6 +103,20 @@ struct tcp_adapter {
 	/* Every QP of the adapter, for timers. */
 	struct tcp_qp *qps;
 	uint32_t timers; /* QPs with an armed timer */
+	/*
+	 * Application-driven sockets. An application that busy-polls a CQ
+	 * moves its QPs' bytes itself (tcp_adapter_drive); once it has polled
+	 * TCP_DRIVE_STREAK times without asking for a notification, the
+	 * progress thread stops watching those sockets for data, so it no
+	 * longer wakes (and races the poller for the lock) on every message.
+	 * It watches them again when the application asks for a notification
+	 * or stops polling for a millisecond. Under the adapter lock, except
+	 * `driving`, which the progress thread reads for its epoll timeout.
+	 */
+	uint32_t drive_streak; /* empty polls since the last notify */
+	uint32_t drive_gen;    /* bumped by every drive */
+	uint32_t drive_seen; /* drive_gen at the progress thread's last look */
+	bool driving;	     /* atomic: some QP is application-driven */
 };
 
 struct tcp_cq {
@@ -248,14 +264,16 @@ struct tcp_qp {
 	uint8_t rxbuf[4096];
 	uint32_t rxbuf_off, rxbuf_len;
 	bool tcp_connecting; /* non-blocking connect() in progress */
+	bool app_driven;     /* the polling application reads (driving) */
 	uint32_t acks_owed;
 	bool rnr_sent;
 
 	/* send side of the socket */
 	bool tx_busy;
-	uint8_t tx_src; /* 1 response, 2 sq */
+	uint8_t tx_src; /* 1 response, 2 sq, 3 an ACK in front of an sq frame */
 	struct tcp_hdr tx_hdr;
-	struct iovec tx_iov[TCP_MAX_SGE + 1];
+	struct tcp_hdr tx_ack_hdr; /* ACK frames (they may precede tx_hdr) */
+	struct iovec tx_iov[TCP_MAX_SGE + 2];
 	uint32_t tx_niov, tx_idx;
 	uint32_t tx_resp_kind;
 	uint32_t tx_sq_idx;
@@ -404,11 +422,16 @@ bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state);
 /* Pushes pending frames; adapter locked. */
 void tcp_qp_tx(struct tcp_qp *qp);
 void tcp_qp_timer(struct tcp_qp *qp, uint64_t now);
-/* Moves whatever the QP's socket has, from an application's poll. */
-void tcp_qp_drive(struct tcp_qp *qp);
+/* Moves whatever the QP's socket has, from an application's poll; with
+ * `own`, the progress thread stops watching the socket for data. */
+void tcp_qp_drive(struct tcp_qp *qp, bool own);
+/* The progress thread watches the QP's socket again. Adapter locked. */
+void tcp_qp_undrive(struct tcp_qp *qp);
 /* From get_results on an empty CQ: if the adapter lock is free, drive the
  * sockets of the QPs completing to cq. */
 void tcp_adapter_drive(struct tcp_adapter *ad, struct tcp_cq *cq);
+/* Before a CQ notification: hand cq's QPs back to the progress thread. */
+void tcp_adapter_undrive(struct tcp_adapter *ad, struct tcp_cq *cq);
 /* Back to unconnected after a failed connect (receives stay posted). */
 void tcp_qp_detach(struct tcp_qp *qp);
 nd_status tcp_check_recv_sges(struct tcp_adapter *ad, const struct nd_sge *sge,

@@ -52,6 +52,8 @@ void tcp_unlock(struct tcp_adapter *ad)
 
 void tcp_adapter_drive(struct tcp_adapter *ad, struct tcp_cq *cq)
 {
+	bool own;
+
 	/* Step aside while the progress thread waits for the lock: a tight
 	 * polling loop would otherwise keep it out (the mutex is not fair)
 	 * and with it connection events and timers. */
@@ -60,9 +62,38 @@ void tcp_adapter_drive(struct tcp_adapter *ad, struct tcp_cq *cq)
 	if (pthread_mutex_trylock(&ad->lock) != 0)
 		return; /* the progress thread (or a poster) is at work */
 	ad->depth++;
+	ad->drive_gen++;
+	own = ad->drive_streak >= TCP_DRIVE_STREAK;
+	if (!own)
+		ad->drive_streak++;
 	for (struct tcp_qp *qp = ad->qps; qp; qp = qp->ad_next)
 		if (qp->rcq == cq || qp->icq == cq)
-			tcp_qp_drive(qp);
+			tcp_qp_drive(qp, own);
+	if (own && !ad->driving) {
+		/* The progress thread must now wake to hand the sockets
+		 * back if this poller stops. */
+		__atomic_store_n(&ad->driving, true, __ATOMIC_RELAXED);
+		ad->drive_seen = ad->drive_gen;
+		tcp_wake(ad);
+	}
+	tcp_unlock(ad);
+}
+
+static void undrive_all(struct tcp_adapter *ad)
+{
+	for (struct tcp_qp *qp = ad->qps; qp; qp = qp->ad_next)
+		tcp_qp_undrive(qp);
+	__atomic_store_n(&ad->driving, false, __ATOMIC_RELAXED);
+}
+
+void tcp_adapter_undrive(struct tcp_adapter *ad, struct tcp_cq *cq)
+{
+	tcp_lock(ad);
+	ad->drive_streak = 0;
+	if (ad->driving)
+		for (struct tcp_qp *qp = ad->qps; qp; qp = qp->ad_next)
+			if (qp->rcq == cq || qp->icq == cq)
+				tcp_qp_undrive(qp);
 	tcp_unlock(ad);
 }
 
@@ -259,6 +290,8 @@ static void *progress_thread(void *arg)
 	for (;;) {
 		int timeout =
 		    __atomic_load_n(&ad->timers, __ATOMIC_RELAXED) ? 50 : -1;
+		if (__atomic_load_n(&ad->driving, __ATOMIC_RELAXED))
+			timeout = 1; /* to notice a poller that stopped */
 		int n = epoll_wait(ad->epfd, evs, 64, timeout);
 
 		if (n < 0 && errno != EINTR) {
@@ -281,6 +314,15 @@ static void *progress_thread(void *arg)
 				continue;
 			}
 			dispatch(ad, evs[i].data.u64, evs[i].events);
+		}
+		if (ad->driving) {
+			/* No poll since the last look: the application
+			 * stopped polling; watch its sockets again. */
+			if (ad->drive_gen == ad->drive_seen) {
+				undrive_all(ad);
+				ad->drive_streak = 0;
+			}
+			ad->drive_seen = ad->drive_gen;
 		}
 		if (ad->timers) {
 			uint64_t now = tcp_now_ms();

@@ -91,6 +91,8 @@ static nd_status cq_notify(struct nd_cq_base *b, uint32_t type,
 	struct tcp_cq *cq = container_of(b, struct tcp_cq, base);
 	nd_status st = ND_PENDING;
 
+	/* The progress thread must watch the sockets to fire it. */
+	tcp_adapter_undrive(tcp_adapter_of(cq->base.obj.adapter), cq);
 	pthread_mutex_lock(&cq->lock);
 	if (cq->overrun)
 		st = ND_BUFFER_OVERFLOW;

@@ -81,6 +81,10 @@ static void update_poll(struct tcp_qp *qp)
 			ev |= EPOLLRDHUP;
 		if (qp->tx_busy)
 			ev |= EPOLLOUT;
+		/* The polling application moves the bytes (tcp.h, driving);
+		 * errors and hang-ups are reported whatever the mask. */
+		if (qp->app_driven)
+			ev &= ~(uint32_t)(EPOLLIN | EPOLLOUT);
 	}
 	tcp_poll_mod(qp->ad, &qp->pl, ev);
 }
@@ -231,7 +235,7 @@ static bool resp_push(struct tcp_qp *qp, uint8_t kind, uint32_t count)
 		    (qp->resp_head + qp->resp_count - 1) % TCP_RESP_RING;
 		/* merge with a queued ACK that is not being transmitted */
 		if (qp->resp[last].kind == TCP_RESP_ACK &&
-		    !(qp->tx_busy && qp->tx_src == 1 && qp->resp_count == 1)) {
+		    !(qp->tx_busy && qp->tx_src != 2 && qp->resp_count == 1)) {
 			qp->resp[last].count += count;
 			return true;
 		}
@@ -277,6 +281,57 @@ static bool mem_allows(struct tcp_qp *qp, struct tcp_mem *m, uint32_t right,
 	       len <= m->length - (addr - m->base);
 }
 
+/* The frame of request w at tx_iov[at]: header, then its payload. */
+static void fill_sq_frame(struct tcp_qp *qp, struct tcp_swr *w, uint32_t at)
+{
+	switch (w->op) {
+	case TCP_OP_SEND:
+		tcp_wire_fill(&qp->tx_hdr, TCP_F_SEND,
+			      (w->flags & ND_OP_FLAG_SEND_AND_SOLICIT_EVENT)
+				  ? TCP_FF_SOLICITED
+				  : 0,
+			      w->length, 0, 0, 0);
+		break;
+	case TCP_OP_WRITE:
+		tcp_wire_fill(&qp->tx_hdr, TCP_F_WRITE, 0, w->length,
+			      w->remote_addr, w->remote_token, 0);
+		break;
+	case TCP_OP_READ:
+		tcp_wire_fill(&qp->tx_hdr, TCP_F_READ, 0, 0, w->remote_addr,
+			      w->remote_token, w->length);
+		break;
+	}
+	qp->tx_iov[at].iov_base = &qp->tx_hdr;
+	qp->tx_iov[at].iov_len = sizeof(qp->tx_hdr);
+	qp->tx_niov = at + 1;
+	if (w->op != TCP_OP_READ && w->length) {
+		if (w->is_inline) {
+			qp->tx_iov[at + 1].iov_base = w->inline_buf;
+			qp->tx_iov[at + 1].iov_len = w->length;
+			qp->tx_niov++;
+		} else {
+			qp->tx_niov += sge_iov(&qp->tx_iov[at + 1], w->sge,
+					       w->nsge, w->length);
+		}
+	}
+}
+
+/* The next request frame, if it can go at once with nothing to settle
+ * first (a failed, bind or invalidate request, or the read limit). */
+static struct tcp_swr *sq_ready(struct tcp_qp *qp)
+{
+	struct tcp_swr *w;
+
+	if (qp->state != TCP_QP_CONNECTED || qp->sq_tx == qp->sq_count)
+		return NULL;
+	w = sq_at(qp, qp->sq_tx);
+	if (w->status != ND_SUCCESS || w->op == TCP_OP_BIND ||
+	    w->op == TCP_OP_INVALIDATE ||
+	    (w->op == TCP_OP_READ && qp->reads_out >= qp->read_limit))
+		return NULL;
+	return w;
+}
+
 /* Picks the next frame; false if nothing can go now. */
 static bool start_frame(struct tcp_qp *qp)
 {
@@ -287,10 +342,22 @@ static bool start_frame(struct tcp_qp *qp)
 		qp->tx_src = 1;
 		qp->tx_resp_kind = r->kind;
 		qp->tx_niov = 1;
+		qp->tx_iov[0].iov_base = &qp->tx_hdr;
+		qp->tx_iov[0].iov_len = sizeof(qp->tx_hdr);
 		switch (r->kind) {
 		case TCP_RESP_ACK:
-			tcp_wire_fill(&qp->tx_hdr, TCP_F_ACK, 0, 0, 0, 0,
+			tcp_wire_fill(&qp->tx_ack_hdr, TCP_F_ACK, 0, 0, 0, 0,
 				      r->count);
+			qp->tx_iov[0].iov_base = &qp->tx_ack_hdr;
+			/* A lone ACK rides in front of the next request: one
+			 * system call, one segment for both. */
+			if (qp->resp_count == 1) {
+				struct tcp_swr *w = sq_ready(qp);
+				if (w) {
+					fill_sq_frame(qp, w, 1);
+					qp->tx_src = 3;
+				}
+			}
 			break;
 		case TCP_RESP_RNR:
 			tcp_wire_fill(&qp->tx_hdr, TCP_F_RNR, 0, 0, 0, 0, 0);
@@ -321,8 +388,6 @@ static bool start_frame(struct tcp_qp *qp)
 			}
 			break;
 		}
-		qp->tx_iov[0].iov_base = &qp->tx_hdr;
-		qp->tx_iov[0].iov_len = sizeof(qp->tx_hdr);
 		return true;
 	}
 	if (qp->state != TCP_QP_CONNECTED)
@@ -342,38 +407,7 @@ static bool start_frame(struct tcp_qp *qp)
 		if (w->op == TCP_OP_READ && qp->reads_out >= qp->read_limit)
 			return false;
 		qp->tx_src = 2;
-		qp->tx_niov = 1;
-		switch (w->op) {
-		case TCP_OP_SEND:
-			tcp_wire_fill(
-			    &qp->tx_hdr, TCP_F_SEND,
-			    (w->flags & ND_OP_FLAG_SEND_AND_SOLICIT_EVENT)
-				? TCP_FF_SOLICITED
-				: 0,
-			    w->length, 0, 0, 0);
-			break;
-		case TCP_OP_WRITE:
-			tcp_wire_fill(&qp->tx_hdr, TCP_F_WRITE, 0, w->length,
-				      w->remote_addr, w->remote_token, 0);
-			break;
-		case TCP_OP_READ:
-			tcp_wire_fill(&qp->tx_hdr, TCP_F_READ, 0, 0,
-				      w->remote_addr, w->remote_token,
-				      w->length);
-			break;
-		}
-		if (w->op != TCP_OP_READ && w->length) {
-			if (w->is_inline) {
-				qp->tx_iov[1].iov_base = w->inline_buf;
-				qp->tx_iov[1].iov_len = w->length;
-				qp->tx_niov = 2;
-			} else {
-				qp->tx_niov += sge_iov(&qp->tx_iov[1], w->sge,
-						       w->nsge, w->length);
-			}
-		}
-		qp->tx_iov[0].iov_base = &qp->tx_hdr;
-		qp->tx_iov[0].iov_len = sizeof(qp->tx_hdr);
+		fill_sq_frame(qp, w, 0);
 		return true;
 	}
 	return false;
@@ -382,7 +416,7 @@ static bool start_frame(struct tcp_qp *qp)
 static void finish_frame(struct tcp_qp *qp)
 {
 	qp->tx_busy = false;
-	if (qp->tx_src == 1) {
+	if (qp->tx_src != 2) {
 		struct tcp_resp *r = &qp->resp[qp->resp_head];
 		uint8_t kind = r->kind;
 
@@ -392,7 +426,8 @@ static void finish_frame(struct tcp_qp *qp)
 			qp->reads_in--;
 		if (kind == TCP_RESP_NAK)
 			qp->break_after_tx = true;
-	} else {
+	}
+	if (qp->tx_src != 1) {
 		struct tcp_swr *w = sq_at(qp, qp->sq_tx);
 		if (w->op == TCP_OP_READ)
 			qp->reads_out++;
@@ -887,14 +922,43 @@ void tcp_qp_event(struct tcp_qp *qp, uint32_t events)
 		tcp_qp_tx(qp);
 }
 
-void tcp_qp_drive(struct tcp_qp *qp)
+/* Only an ACK waits to go: nothing is being sent, no request either. */
+static bool lone_ack(const struct tcp_qp *qp)
 {
+	return !qp->tx_busy && qp->resp_count == 1 &&
+	       qp->resp[qp->resp_head].kind == TCP_RESP_ACK &&
+	       qp->sq_tx == qp->sq_count;
+}
+
+void tcp_qp_drive(struct tcp_qp *qp, bool own)
+{
+	bool acked;
+
 	if (qp->pl.fd < 0 || qp->tcp_connecting)
 		return;
+	if (own && !qp->app_driven) {
+		qp->app_driven = true;
+		update_poll(qp);
+	}
+	acked = lone_ack(qp);
 	if (qp->rx_phase == TCP_RX_HDR || qp->rx_phase == TCP_RX_PAYLOAD)
 		qp_rx(qp);
+	/* An ACK that this poll gave rise to waits for the application's
+	 * reply (it rides in front of it, start_frame) or its next poll. */
+	if (qp->app_driven && !acked && lone_ack(qp))
+		return;
 	if (qp->pl.fd >= 0)
 		tcp_qp_tx(qp);
+}
+
+void tcp_qp_undrive(struct tcp_qp *qp)
+{
+	if (!qp->app_driven)
+		return;
+	qp->app_driven = false;
+	update_poll(qp);
+	if (qp->pl.fd >= 0 && !qp->tcp_connecting)
+		tcp_qp_tx(qp); /* an ACK the poller left */
 }
 
 void tcp_qp_timer(struct tcp_qp *qp, uint64_t now)
@@ -912,6 +976,7 @@ bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state)
 	reset_stream(qp);
 	qp->pl.fd = fd;
 	qp->state = state;
+	qp->app_driven = false;
 	qp->tcp_connecting = state == TCP_QP_CONNECTING;
 	if (!tcp_poll_add(qp->ad, &qp->pl,
 			  state == TCP_QP_CONNECTING ? EPOLLOUT : EPOLLIN)) {
