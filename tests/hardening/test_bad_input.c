@@ -39,7 +39,9 @@ enum need {
 	MW = 1 << 1,		 /* memory windows */
 	SRQ = 1 << 2,		 /* shared receive queues */
 	RESIZE = 1 << 3,	 /* CQ resize */
-	SMALL_MAX = 1 << 4,	 /* limits below 2^32 - 1, so max + 1 exists */
+	SMALL_MAX = 1 << 4, /* queue, SGE and inline limits below 2^32 - 1 */
+	REG_MAX = 1 << 6,   /* max_registration_size below SIZE_MAX */
+	XFER_MAX = 1 << 7,  /* max_transfer_length below 2^32 - 1 */
 	/* The inline calls of nd.h check the handle's head (ND_LIVE): without
 	 * that they would call through whatever the pointer points at. */
 	FAST_CHECKS = 1 << 5,
@@ -182,10 +184,12 @@ static void read_caps(struct world *w)
 	    in->max_receive_sge < UINT32_MAX &&
 	    in->max_initiator_sge < UINT32_MAX &&
 	    in->max_inline_data_size < UINT32_MAX &&
-	    in->max_shared_receive_queue_depth < UINT32_MAX &&
-	    in->max_transfer_length < UINT32_MAX &&
-	    in->max_registration_size < SIZE_MAX)
+	    in->max_shared_receive_queue_depth < UINT32_MAX)
 		w->caps |= SMALL_MAX;
+	if (in->max_registration_size < SIZE_MAX)
+		w->caps |= REG_MAX;
+	if (in->max_transfer_length < UINT32_MAX)
+		w->caps |= XFER_MAX;
 }
 
 static void bind_window(struct world *w, struct nd_mw *mw, struct nd_mr *mr)
@@ -1116,7 +1120,7 @@ static void then_resolve_fits(struct world *w)
 	X(mr_register_zero_length, ANY, ND_INVALID_BUFFER_SIZE,                \
 	  nd_mr_register(w->mr_empty, w->buf, 0, 0, &w->ov),                   \
 	  then_mr_registers)                                                   \
-	X(mr_register_oversize, SMALL_MAX, ND_INVALID_PARAMETER,               \
+	X(mr_register_oversize, REG_MAX, ND_INVALID_PARAMETER,                 \
 	  nd_mr_register(w->mr_empty, w->buf,                                  \
 			 (size_t)MAXI.max_registration_size + 1, 0, &w->ov),   \
 	  then_mr_registers)                                                   \
@@ -1209,7 +1213,7 @@ static void then_resolve_fits(struct world *w)
 	  then_live_pair_works)                                                \
 	X(send_too_many_sges, ANY, ND_DATA_OVERRUN,                            \
 	  nd_qp_send(w->live.aqp, NULL, w->sge, 2, 0), then_live_pair_works)   \
-	X(send_oversize, SMALL_MAX, ND_BUFFER_OVERFLOW,                        \
+	X(send_oversize, XFER_MAX, ND_BUFFER_OVERFLOW,                         \
 	  nd_qp_send(w->live.aqp, NULL, &w->huge, 1, 0), then_live_pair_works) \
 	X(send_inline_oversize, ANY, ND_BUFFER_OVERFLOW,                       \
 	  nd_qp_send(w->live.aqp, NULL, w->sge, 1, ND_OP_FLAG_INLINE),         \
@@ -1308,7 +1312,7 @@ static void then_resolve_fits(struct world *w)
 	X(read_too_many_sges, ANY, ND_DATA_OVERRUN,                            \
 	  nd_qp_read(w->live.aqp, NULL, w->sge, 2, BUFA, TOKEN, 0),            \
 	  then_live_pair_works)                                                \
-	X(read_oversize, SMALL_MAX, ND_BUFFER_OVERFLOW,                        \
+	X(read_oversize, XFER_MAX, ND_BUFFER_OVERFLOW,                         \
 	  nd_qp_read(w->live.aqp, NULL, &w->huge, 1, BUFA, TOKEN, 0),          \
 	  then_live_pair_works)                                                \
 	X(read_before_connect, ANY, ND_CONNECTION_INVALID,                     \
@@ -1329,7 +1333,7 @@ static void then_resolve_fits(struct world *w)
 	X(write_too_many_sges, ANY, ND_DATA_OVERRUN,                           \
 	  nd_qp_write(w->live.aqp, NULL, w->sge, 2, BUFA, TOKEN, 0),           \
 	  then_live_pair_works)                                                \
-	X(write_oversize, SMALL_MAX, ND_BUFFER_OVERFLOW,                       \
+	X(write_oversize, XFER_MAX, ND_BUFFER_OVERFLOW,                        \
 	  nd_qp_write(w->live.aqp, NULL, &w->huge, 1, BUFA, TOKEN, 0),         \
 	  then_live_pair_works)                                                \
 	X(write_inline_oversize, ANY, ND_BUFFER_OVERFLOW,                      \
@@ -1624,6 +1628,12 @@ static const char *need_text(uint32_t missing)
 		return "KNOWN BUG: the inline calls of nd.h do not check the "
 		       "handle (no ND_LIVE), so this call would use memory "
 		       "that is not an object";
+	if (missing & REG_MAX)
+		return "max_registration_size is the whole address space, so "
+		       "no registration is larger";
+	if (missing & XFER_MAX)
+		return "max_transfer_length is 2^32 - 1, so no SGE list is "
+		       "longer";
 	return "a limit is 2^32 - 1, so there is no limit + 1";
 }
 
