@@ -47,7 +47,9 @@ struct nd_object *ndi_object(const void *handle, enum nd_object_type type)
 {
 	struct nd_object *obj = (struct nd_object *)handle;
 
-	if (!obj || obj->head.magic != ND_OBJECT_MAGIC ||
+	if (!obj ||
+	    __atomic_load_n(&obj->head.magic, __ATOMIC_ACQUIRE) !=
+		ND_OBJECT_MAGIC ||
 	    obj->head.type != (uint32_t)type ||
 	    __atomic_load_n(&obj->closed, __ATOMIC_ACQUIRE))
 		return NULL;
@@ -58,7 +60,8 @@ struct nd_object *ndi_ov_object(const void *handle)
 {
 	struct nd_object *obj = (struct nd_object *)handle;
 
-	if (!obj || obj->head.magic != ND_OBJECT_MAGIC)
+	if (!obj || __atomic_load_n(&obj->head.magic, __ATOMIC_ACQUIRE) !=
+			ND_OBJECT_MAGIC)
 		return NULL;
 	switch (obj->head.type) {
 	case ND_OBJ_CQ:
@@ -78,6 +81,9 @@ nd_status ndi_release(const void *handle, enum nd_object_type type)
 
 	if (!obj || __atomic_exchange_n(&obj->closed, 1, __ATOMIC_ACQ_REL))
 		return ND_INVALID_HANDLE;
+	/* The caller's handle ends here; the inline calls of nd.h see it in
+	 * the head even while children keep the object alive. */
+	__atomic_store_n(&obj->head.magic, 0, __ATOMIC_RELEASE);
 	if (obj->ops->close)
 		obj->ops->close(obj);
 	if (obj->adapter) /* an adapter has no requests of its own */

@@ -194,6 +194,21 @@ struct nd_overlapped {
  * Objects. Opaque: only their first bytes are public, for the inline calls.
  */
 
+/* nd_object_head.type */
+enum nd_object_type {
+	ND_OBJ_ADAPTER = 1,
+	ND_OBJ_CQ,
+	ND_OBJ_MR,
+	ND_OBJ_MW,
+	ND_OBJ_SRQ,
+	ND_OBJ_QP,
+	ND_OBJ_CONNECTOR,
+	ND_OBJ_LISTENER,
+};
+
+/* nd_object_head.magic from creation until the caller's release. */
+#define ND_OBJECT_MAGIC 0x4e444f42u /* "NDOB" */
+
 /* The first bytes of every object: a frozen part of the ABI. */
 struct nd_object_head {
 	const void *fast_ops; /* struct nd_{qp,cq,srq}_fast_ops, or NULL */
@@ -383,6 +398,13 @@ struct nd_srq_fast_ops {
 			     const struct nd_sge *sge, uint32_t nsge);
 };
 
+/* A handle the caller may use: a live object of that type. Refuses NULL, a
+ * released handle (even one that something else keeps alive) and memory
+ * that is not an object; one compare of the head's type and magic. */
+#define ND_LIVE(obj, t)                                                        \
+	((obj) && (obj)->head.magic == ND_OBJECT_MAGIC &&                      \
+	 (obj)->head.type == (t))
+
 #define ND_QP_FAST(qp)	((const struct nd_qp_fast_ops *)(qp)->head.fast_ops)
 #define ND_CQ_FAST(cq)	((const struct nd_cq_fast_ops *)(cq)->head.fast_ops)
 #define ND_SRQ_FAST(sq) ((const struct nd_srq_fast_ops *)(sq)->head.fast_ops)
@@ -405,7 +427,7 @@ nd_status nd_cq_notify(struct nd_cq *cq, uint32_t type,
 static inline uint32_t
 nd_cq_get_results(struct nd_cq *cq, struct nd_result *results, uint32_t count)
 {
-	if (ND_UNLIKELY(!cq || !results))
+	if (ND_UNLIKELY(!ND_LIVE(cq, ND_OBJ_CQ) || !results))
 		return 0;
 	return ND_CQ_FAST(cq)->get_results(cq, results, count);
 }
@@ -452,7 +474,7 @@ static inline nd_status nd_srq_receive(struct nd_srq *srq,
 				       void *request_context,
 				       const struct nd_sge *sge, uint32_t nsge)
 {
-	if (ND_UNLIKELY(!srq))
+	if (ND_UNLIKELY(!ND_LIVE(srq, ND_OBJ_SRQ)))
 		return ND_INVALID_HANDLE;
 	if (ND_UNLIKELY(nsge && !sge))
 		return ND_INVALID_PARAMETER_2;
@@ -473,7 +495,7 @@ static inline nd_status nd_qp_send(struct nd_qp *qp, void *request_context,
 				   const struct nd_sge *sge, uint32_t nsge,
 				   uint32_t flags)
 {
-	if (ND_UNLIKELY(!qp))
+	if (ND_UNLIKELY(!ND_LIVE(qp, ND_OBJ_QP)))
 		return ND_INVALID_HANDLE;
 	if (ND_UNLIKELY((nsge && !sge) | (flags & ~ND_SEND_FLAGS)))
 		return (flags & ~ND_SEND_FLAGS) ? ND_INVALID_PARAMETER_4
@@ -485,7 +507,7 @@ static inline nd_status nd_qp_send(struct nd_qp *qp, void *request_context,
 static inline nd_status nd_qp_receive(struct nd_qp *qp, void *request_context,
 				      const struct nd_sge *sge, uint32_t nsge)
 {
-	if (ND_UNLIKELY(!qp))
+	if (ND_UNLIKELY(!ND_LIVE(qp, ND_OBJ_QP)))
 		return ND_INVALID_HANDLE;
 	if (ND_UNLIKELY(nsge && !sge))
 		return ND_INVALID_PARAMETER_2;
@@ -498,11 +520,11 @@ static inline nd_status nd_qp_bind(struct nd_qp *qp, void *request_context,
 				   const void *buffer, size_t length,
 				   uint32_t flags)
 {
-	if (ND_UNLIKELY(!qp))
+	if (ND_UNLIKELY(!ND_LIVE(qp, ND_OBJ_QP)))
 		return ND_INVALID_HANDLE;
-	if (ND_UNLIKELY(!mr))
+	if (ND_UNLIKELY(!ND_LIVE(mr, ND_OBJ_MR)))
 		return ND_INVALID_PARAMETER_2;
-	if (ND_UNLIKELY(!mw))
+	if (ND_UNLIKELY(!ND_LIVE(mw, ND_OBJ_MW)))
 		return ND_INVALID_PARAMETER_3;
 	if (ND_UNLIKELY(flags & ~ND_BIND_FLAGS))
 		return ND_INVALID_PARAMETER_6;
@@ -515,9 +537,9 @@ static inline nd_status nd_qp_invalidate(struct nd_qp *qp,
 					 void *request_context,
 					 struct nd_mw *mw, uint32_t flags)
 {
-	if (ND_UNLIKELY(!qp))
+	if (ND_UNLIKELY(!ND_LIVE(qp, ND_OBJ_QP)))
 		return ND_INVALID_HANDLE;
-	if (ND_UNLIKELY(!mw))
+	if (ND_UNLIKELY(!ND_LIVE(mw, ND_OBJ_MW)))
 		return ND_INVALID_PARAMETER_2;
 	if (ND_UNLIKELY(flags & ~ND_INVALIDATE_FLAGS))
 		return ND_INVALID_PARAMETER_3;
@@ -531,7 +553,7 @@ static inline nd_status nd_qp_read(struct nd_qp *qp, void *request_context,
 				   uint64_t remote_address,
 				   uint32_t remote_token, uint32_t flags)
 {
-	if (ND_UNLIKELY(!qp))
+	if (ND_UNLIKELY(!ND_LIVE(qp, ND_OBJ_QP)))
 		return ND_INVALID_HANDLE;
 	if (ND_UNLIKELY((nsge && !sge) | (flags & ~ND_READ_FLAGS)))
 		return (flags & ~ND_READ_FLAGS) ? ND_INVALID_PARAMETER_6
@@ -547,7 +569,7 @@ static inline nd_status nd_qp_write(struct nd_qp *qp, void *request_context,
 				    uint64_t remote_address,
 				    uint32_t remote_token, uint32_t flags)
 {
-	if (ND_UNLIKELY(!qp))
+	if (ND_UNLIKELY(!ND_LIVE(qp, ND_OBJ_QP)))
 		return ND_INVALID_HANDLE;
 	if (ND_UNLIKELY((nsge && !sge) | (flags & ~ND_WRITE_FLAGS)))
 		return (flags & ~ND_WRITE_FLAGS) ? ND_INVALID_PARAMETER_6

@@ -35,23 +35,10 @@ extern "C" {
 #define ND_PROVIDER_ABI_VERSION 1u
 #define ND_PROVIDER_ABI_MIN	1u
 
-#define ND_OBJECT_MAGIC 0x4e444f42u /* "NDOB" */
-
 #ifndef container_of
 #define container_of(ptr, type, member)                                        \
 	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #endif
-
-enum nd_object_type {
-	ND_OBJ_ADAPTER = 1,
-	ND_OBJ_CQ,
-	ND_OBJ_MR,
-	ND_OBJ_MW,
-	ND_OBJ_SRQ,
-	ND_OBJ_QP,
-	ND_OBJ_CONNECTOR,
-	ND_OBJ_LISTENER,
-};
 
 struct nd_object;
 struct nd_ov_engine;
