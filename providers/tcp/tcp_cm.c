@@ -925,7 +925,9 @@ static nd_status lis_get_connection_request(struct nd_listener_base *b,
 	nd_status st = ND_PENDING;
 
 	tcp_lock(l->ad);
-	if (c->state != TCP_CONN_IDLE) {
+	if (!l->listening) {
+		st = ND_INVALID_DEVICE_STATE;
+	} else if (c->state != TCP_CONN_IDLE) {
 		st = ND_CONNECTION_ACTIVE;
 	} else if (l->backlog_head) {
 		struct tcp_request *r = l->backlog_head;
