@@ -265,6 +265,7 @@ struct tcp_qp {
 	uint32_t rxbuf_off, rxbuf_len;
 	bool tcp_connecting; /* non-blocking connect() in progress */
 	bool app_driven;     /* the polling application reads (driving) */
+	bool disconnected;   /* ended by this side's Disconnect */
 	uint32_t acks_owed;
 	bool rnr_sent;
 

@@ -569,9 +569,10 @@ static nd_status conn_disconnect(struct nd_connector_base *b,
 
 	(void)ov;
 	tcp_lock(c->ad);
-	if (c->state == TCP_CONN_CONNECTED && c->qp)
+	if (c->state == TCP_CONN_CONNECTED && c->qp) {
+		c->qp->disconnected = true; /* later posts: not connected */
 		tcp_qp_break(c->qp, ND_CANCELED);
-	else if (c->state != TCP_CONN_DISCONNECTED)
+	} else if (c->state != TCP_CONN_DISCONNECTED)
 		st = ND_CONNECTION_INVALID;
 	c->state = st == ND_SUCCESS ? TCP_CONN_DISCONNECTED : c->state;
 	tcp_unlock(c->ad);
@@ -608,8 +609,10 @@ static void conn_close(struct nd_object *obj)
 	tcp_lock(c->ad);
 	c->closing = true;
 	conn_abandon(c);
-	if (c->state == TCP_CONN_CONNECTED && c->qp)
+	if (c->state == TCP_CONN_CONNECTED && c->qp) {
+		c->qp->disconnected = true; /* later posts: not connected */
 		tcp_qp_break(c->qp, ND_CANCELED);
+	}
 	release_qp(c);
 	if (c->bound_fd >= 0) {
 		close(c->bound_fd);

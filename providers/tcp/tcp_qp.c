@@ -1047,12 +1047,25 @@ static nd_status check_src_sges(struct tcp_qp *qp, const struct nd_sge *sge,
 	return st;
 }
 
-/* Whether the initiator queue takes one more request: connected, with room.
- * Adapter lock held. */
-static nd_status sq_admit(const struct tcp_qp *qp)
+/*
+ * Whether the initiator queue takes one more request: connected, with room.
+ * On a connection that ended with an error (or the peer's going) the
+ * request is taken and completes ND_CANCELED at once, as every later
+ * request must (spec: general rules for posting); *done says so. Never
+ * connected, or disconnected by this side: ND_CONNECTION_INVALID.
+ * Adapter lock held.
+ */
+static nd_status sq_admit(struct tcp_qp *qp, uint8_t op, void *ctx, bool *done)
 {
-	if (ND_UNLIKELY(qp->state != TCP_QP_CONNECTED))
-		return ND_CONNECTION_INVALID;
+	*done = false;
+	if (ND_UNLIKELY(qp->state != TCP_QP_CONNECTED)) {
+		if (qp->state != TCP_QP_ERROR || qp->disconnected)
+			return ND_CONNECTION_INVALID;
+		tcp_cq_push(qp->icq, ND_CANCELED, 0, qp->base.context, ctx,
+			    op_type[op], false);
+		*done = true;
+		return ND_SUCCESS;
+	}
 	if (ND_UNLIKELY(qp->sq_count == qp->sq_depth))
 		return ND_NO_MORE_ENTRIES;
 	return ND_SUCCESS;
@@ -1066,12 +1079,13 @@ static nd_status post_op(struct tcp_qp *qp, uint8_t op, void *ctx,
 	nd_status st = ND_SUCCESS;
 	uint64_t total = 0;
 	bool inl = (flags & ND_OP_FLAG_INLINE) && op != TCP_OP_READ;
+	bool done;
 
 	if (ND_UNLIKELY(!inl && nsge > qp->sq_max_sge))
 		return ND_DATA_OVERRUN;
 	tcp_lock(ad);
-	st = sq_admit(qp);
-	if (ND_UNLIKELY(st != ND_SUCCESS))
+	st = sq_admit(qp, op, ctx, &done);
+	if (ND_UNLIKELY(st != ND_SUCCESS || done))
 		goto out;
 	struct tcp_swr *w = sq_at(qp, qp->sq_count);
 	w->status = ND_SUCCESS;
@@ -1194,10 +1208,11 @@ static nd_status qp_bind(struct nd_qp *pub, void *ctx, struct nd_mr *mrpub,
 	struct tcp_adapter *ad = qp->ad;
 	uint64_t a = (uintptr_t)buffer;
 	nd_status st = ND_SUCCESS;
+	bool done;
 
 	tcp_lock(ad);
-	st = sq_admit(qp);
-	if (ND_UNLIKELY(st != ND_SUCCESS))
+	st = sq_admit(qp, TCP_OP_BIND, ctx, &done);
+	if (ND_UNLIKELY(st != ND_SUCCESS || done))
 		goto out;
 	if (!mr->base.registered || mr->mem.slot == UINT32_MAX ||
 	    a < mr->mem.base || a - mr->mem.base > mr->mem.length ||
@@ -1251,10 +1266,11 @@ static nd_status qp_invalidate(struct nd_qp *pub, void *ctx,
 	struct tcp_mw *mw = container_of(mwpub, struct tcp_mw, base.pub);
 	struct tcp_adapter *ad = qp->ad;
 	nd_status st = ND_SUCCESS;
+	bool done;
 
 	tcp_lock(ad);
-	st = sq_admit(qp);
-	if (ND_UNLIKELY(st != ND_SUCCESS))
+	st = sq_admit(qp, TCP_OP_INVALIDATE, ctx, &done);
+	if (ND_UNLIKELY(st != ND_SUCCESS || done))
 		goto out;
 	struct tcp_swr *w = sq_at(qp, qp->sq_count);
 	memset(w, 0, offsetof(struct tcp_swr, sge));

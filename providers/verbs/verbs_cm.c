@@ -563,6 +563,10 @@ static nd_status verbs_conn_disconnect(struct nd_connector_base *b,
 			ND_WARN(VERBS_LOG, "rdma_disconnect: %s",
 				strerror(errno));
 		if (c->qp) {
+			/* Later posts: not connected (as on tcp); requests
+			 * in flight flush ND_CANCELED. */
+			__atomic_store_n(&c->qp->connected, 0,
+					 __ATOMIC_RELEASE);
 			verbs_qp_to_error(c->qp);
 			c->qp->state = VQP_DEAD;
 		}

@@ -1597,12 +1597,7 @@ static const struct known_difference {
 	nd_status status;
 	const char *what;
 } known_differences[] = {
-    {"send_after_disconnect", ND_SUCCESS,
-     "verbs takes a post after Disconnect and completes it ND_CANCELED"},
-    {"write_after_disconnect", ND_SUCCESS,
-     "verbs takes a post after Disconnect and completes it ND_CANCELED"},
-    {"connection_request_before_listen", ND_PENDING,
-     "tcp queues a connection request on a listener that is not listening"},
+    {NULL, 0, NULL}, /* none left: both providers answer alike */
 };
 
 static const struct known_difference *known_difference(const struct row *r,
@@ -1610,7 +1605,8 @@ static const struct known_difference *known_difference(const struct row *r,
 {
 	for (size_t i = 0;
 	     i < sizeof(known_differences) / sizeof(known_differences[0]); i++)
-		if (strcmp(known_differences[i].row, r->name) == 0 &&
+		if (known_differences[i].row &&
+		    strcmp(known_differences[i].row, r->name) == 0 &&
 		    known_differences[i].status == st)
 			return &known_differences[i];
 	return NULL;
