@@ -186,12 +186,16 @@ void tcp_conn_on_rtu(struct tcp_connector *c)
 
 void tcp_conn_on_break(struct tcp_connector *c, nd_status status)
 {
+	/* The peer went away mid-handshake: refused; our own QP flushed or
+	 * released under it: cancelled (spec: Connect). */
+	nd_status st = c->qp_flushed ? ND_CANCELED : ND_CONNECTION_REFUSED;
+
 	(void)status;
 	switch (c->state) {
 	case TCP_CONN_CONNECTING:
 		release_qp(c);
 		c->state = TCP_CONN_CLOSED;
-		finish(c, TCP_OV_CONNECT, ND_CONNECTION_REFUSED);
+		finish(c, TCP_OV_CONNECT, st);
 		break;
 	case TCP_CONN_REPLIED:
 		release_qp(c);
@@ -200,7 +204,7 @@ void tcp_conn_on_break(struct tcp_connector *c, nd_status status)
 	case TCP_CONN_ACCEPTING:
 		release_qp(c);
 		c->state = TCP_CONN_CLOSED;
-		finish(c, TCP_OV_ACCEPT, ND_CONNECTION_REFUSED);
+		finish(c, TCP_OV_ACCEPT, st);
 		break;
 	case TCP_CONN_CONNECTED:
 		c->state = TCP_CONN_DISCONNECTED;

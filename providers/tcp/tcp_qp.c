@@ -1304,6 +1304,8 @@ static nd_status qp_flush(struct nd_qp_base *b)
 	struct tcp_adapter *ad = qp->ad;
 
 	tcp_lock(ad);
+	if (qp->conn) /* a Connect or Accept in progress ends ND_CANCELED */
+		qp->conn->qp_flushed = true;
 	tcp_qp_break(qp, ND_CANCELED);
 	flush_rq(qp);
 	tcp_unlock(ad);
