@@ -49,6 +49,18 @@ struct verbs_transport {
 	bool active_sends_first;
 	/* An RDMA Read sink is written remotely (iWARP tagged writes). */
 	bool read_sink_remote_write;
+	/* A stream that breaks under a request in progress completes it
+	 * LOC_QP_OP_ERR (send queue) or GENERAL_ERR (iWARP, siw): the
+	 * connection was aborted, not a local failure. */
+	bool broken_stream_errors;
+	/* A Read completes when its response has arrived, which can be after
+	 * later Sends and Writes have completed (siw): requests posted behind
+	 * an outstanding Read are fenced so completions stay in order. */
+	bool reads_complete_late;
+	/* A request queued behind one that a broken stream cut can be left
+	 * without any completion (siw): after VERBS_STRAGGLER_MS in ERR and
+	 * a poll that found the CQ empty, the provider completes it. */
+	bool flush_may_lose;
 	/* Read SGEs the transport allows (iWARP: one tagged sink buffer). */
 	uint32_t max_read_sge;
 	/* Private data: connect (REQ/MPA request), accept and reject. */
@@ -95,6 +107,7 @@ struct verbs_ring {
 	uint32_t rq_tail __attribute__((aligned(64)));
 	struct verbs_slot *sq;
 	struct verbs_slot *rq;
+	uint32_t sq_mask, rq_mask;
 };
 
 struct verbs_grave {
@@ -144,12 +157,16 @@ struct verbs_adapter {
 	pthread_mutex_t cm_lock;
 	struct rdma_cm_id **doomed; /* ids the progress thread destroys */
 	unsigned ndoomed, doomed_cap;
+	/* QPs moved to ERR whose device may never complete some requests
+	 * (flush_may_lose): checked by the progress thread. Under cm_lock. */
+	struct verbs_qp *stragglers;
 
 	/* qp_num -> QP context, for SRQ completions */
 	pthread_rwlock_t qpn_lock;
 	struct verbs_qpn_entry *qpn;
 	uint32_t qpn_cap; /* power of two */
 	uint32_t qpn_count;
+	uint32_t qpn_tombstones; /* deleted slots; probes stop only at empty */
 };
 
 #define VERBS_LA_MAX 16
@@ -171,6 +188,9 @@ struct verbs_cq {
 	uint32_t soft_head;
 	uint32_t soft_cap;
 	struct nd_result *soft;
+	/* Set by a poll that found the device CQ empty; cleared by the
+	 * progress thread (verbs_reap_stragglers). Relaxed atomics. */
+	uint32_t polled_empty;
 };
 
 struct verbs_mr {
@@ -233,12 +253,19 @@ struct verbs_qp {
 	uint32_t sq_head;
 	uint32_t rq_head;
 	uint32_t unsignaled;
+	uint32_t fence_reads; /* the transport's reads_complete_late */
+	uint32_t last_read;   /* sq_head after the last Read posted */
 	/* slow path */
 	struct verbs_adapter *ad;
 	struct verbs_cq *scq, *rcq;
 	struct verbs_srq *srq;
 	struct verbs_conn *conn; /* under cm_lock */
 	int state;		 /* enum verbs_qp_state, under cm_lock */
+	/* On the adapter's straggler list (under cm_lock). */
+	struct verbs_qp *straggler_next;
+	uint64_t straggler_due; /* ms; 0: not listed */
+	bool straggler_armed;	/* the CQs' polled_empty were cleared */
+	bool closed;		/* released by the application */
 };
 
 enum verbs_conn_state {
@@ -328,6 +355,10 @@ nd_status verbs_create_cq(struct nd_adapter_base *ab, uint32_t depth,
 void verbs_cq_event(struct verbs_adapter *a);
 void verbs_cq_retire_ring(struct verbs_cq *cq, struct verbs_ring *ring);
 /* Queues a software completion (a request posted to a dead QP). */
+/* Completes ND_CANCELED, in order, the requests of one side of a ring from
+ * its tail up to `head`, and moves the tail there. cq: that side's CQ. */
+void verbs_ring_cancel(struct verbs_cq *cq, struct verbs_ring *ring,
+		       struct verbs_slot *slots, uint32_t *tail, uint32_t head);
 nd_status verbs_cq_soft_complete(struct verbs_cq *cq, void *qp_ctx, void *ctx,
 				 uint32_t type, nd_status status);
 
@@ -345,6 +376,9 @@ nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcq,
 			  uint32_t inline_size, struct nd_qp **out);
 /* Moves the QP to ERR (flush). */
 void verbs_qp_to_error(struct verbs_qp *qp);
+/* Progress thread: completes what devices left without a completion
+ * (flush_may_lose). Returns the epoll timeout it needs (ms, -1: none). */
+int verbs_reap_stragglers(struct verbs_adapter *a);
 /* QP transitions driven by the connector (cm_lock held). */
 int verbs_qp_prepare(struct verbs_qp *qp, struct rdma_cm_id *id);
 int verbs_qp_rtr_rts(struct verbs_qp *qp, struct rdma_cm_id *id, uint32_t rd_in,

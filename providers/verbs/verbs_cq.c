@@ -40,7 +40,8 @@ static const nd_status verbs_wc_status[] = {
     [IBV_WC_GENERAL_ERR] = ND_INTERNAL_ERROR,
 };
 
-static nd_status verbs_map_error(uint32_t status, uint32_t type)
+static nd_status verbs_map_error(const struct verbs_transport *tp,
+				 uint32_t status, uint32_t type)
 {
 	nd_status st = ND_INTERNAL_ERROR;
 
@@ -54,11 +55,68 @@ static nd_status verbs_map_error(uint32_t status, uint32_t type)
 		st = ND_DATA_ERROR;
 	if (status == IBV_WC_LOC_QP_OP_ERR && type == ND_REQUEST_TYPE_RECEIVE)
 		st = ND_DATA_OVERRUN; /* rxe's report of the same */
+	if (tp->broken_stream_errors && ((status == IBV_WC_LOC_QP_OP_ERR &&
+					  type != ND_REQUEST_TYPE_RECEIVE) ||
+					 status == IBV_WC_GENERAL_ERR))
+		st = ND_CONNECTION_ABORTED;
 	if (type == ND_REQUEST_TYPE_INVALIDATE && st != ND_CANCELED)
 		st = ND_INVALID_DEVICE_REQUEST;
 	ND_DEBUG(VERBS_LOG, "completion error %s (%u) on request type %u",
 		 ibv_wc_status_str(status), status, type);
 	return st;
+}
+
+static nd_status verbs_cq_soft_push(struct verbs_cq *cq, void *qp_ctx,
+				    void *ctx, uint32_t type, nd_status status,
+				    uint32_t bytes);
+
+void verbs_ring_cancel(struct verbs_cq *cq, struct verbs_ring *ring,
+		       struct verbs_slot *slots, uint32_t *tail, uint32_t head)
+{
+	uint32_t mask = slots == ring->rq ? ring->rq_mask : ring->sq_mask;
+	uint32_t t = __atomic_load_n(tail, __ATOMIC_ACQUIRE);
+
+	for (; (int32_t)(head - t) > 0; t++) {
+		struct verbs_slot *s = &slots[t & mask];
+		verbs_cq_soft_complete(cq, s->qp_ctx, s->ctx, s->type,
+				       ND_CANCELED);
+	}
+	__atomic_store_n(tail, t, __ATOMIC_RELEASE);
+}
+
+/*
+ * A completion on a QP in error, from a device that may complete out of
+ * order or not at all after an error (flush_may_lose: siw flushes queued
+ * requests before the Reads in flight, and can lose one). Completions go
+ * through the software list, in order: the requests before this one that
+ * the device has not completed are cancelled first. Returns 0 (nothing
+ * written to the caller's array now).
+ */
+static uint32_t verbs_cqe_in_order(struct verbs_cq *cq, struct verbs_slot *s,
+				   uint32_t status, uint32_t byte_len)
+{
+	struct verbs_ring *ring = s->ring;
+	struct verbs_slot *slots = s >= ring->rq ? ring->rq : ring->sq;
+	uint32_t type = s->type;
+
+	pthread_mutex_lock(&cq->lock);
+	__atomic_store_n(&ring->dead, 1, __ATOMIC_RELEASE);
+	if ((int32_t)(__atomic_load_n(s->tail, __ATOMIC_ACQUIRE) -
+		      (s->seq + 1)) < 0) {
+		verbs_ring_cancel(cq, ring, slots, s->tail, s->seq);
+		if (status != IBV_WC_SUCCESS ||
+		    !(s->flags & VERBS_SLOT_SWALLOW)) {
+			bool ok = status == IBV_WC_SUCCESS;
+			verbs_cq_soft_push(
+			    cq, s->qp_ctx, s->ctx, type,
+			    ok ? ND_SUCCESS
+			       : verbs_map_error(cq->ad->tp, status, type),
+			    ok ? byte_len : 0);
+		}
+		__atomic_store_n(s->tail, s->seq + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&cq->lock);
+	return 0;
 }
 
 /*
@@ -68,8 +126,9 @@ static nd_status verbs_map_error(uint32_t status, uint32_t type)
  * few loads and stores.
  */
 static __attribute__((noinline)) uint32_t
-verbs_cqe_slow(uint64_t wr_id, uint32_t status, uint32_t byte_len,
-	       struct ibv_cq_ex *cx, uint32_t qpn, struct nd_result *r)
+verbs_cqe_slow(struct verbs_cq *cq, uint64_t wr_id, uint32_t status,
+	       uint32_t byte_len, struct ibv_cq_ex *cx, uint32_t qpn,
+	       struct nd_result *r)
 {
 	struct verbs_slot *s = (struct verbs_slot *)(uintptr_t)wr_id;
 	void *ctx = s->ctx, *qp_ctx = s->qp_ctx;
@@ -77,6 +136,20 @@ verbs_cqe_slow(uint64_t wr_id, uint32_t status, uint32_t byte_len,
 	uint8_t flags = s->flags;
 
 	if (s->kind == VERBS_SLOT_RING) {
+		uint32_t tail = __atomic_load_n(s->tail, __ATOMIC_ACQUIRE);
+		bool dead = __atomic_load_n(&s->ring->dead, __ATOMIC_ACQUIRE);
+
+		/* A request completes once: a slot behind the tail was
+		 * completed already (or cancelled by the provider). Nothing
+		 * reuses it while the QP is in error. */
+		if ((int32_t)(tail - (s->seq + 1)) >= 0) {
+			ND_DEBUG(VERBS_LOG, "dropped a second completion (%s)",
+				 ibv_wc_status_str(status));
+			return 0;
+		}
+		if ((dead || status != IBV_WC_SUCCESS) &&
+		    cq->ad->tp->flush_may_lose)
+			return verbs_cqe_in_order(cq, s, status, byte_len);
 		if (status != IBV_WC_SUCCESS)
 			__atomic_store_n(&s->ring->dead, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(s->tail, s->seq + 1, __ATOMIC_RELEASE);
@@ -93,7 +166,7 @@ verbs_cqe_slow(uint64_t wr_id, uint32_t status, uint32_t byte_len,
 			return 0;
 		r->status = ND_SUCCESS;
 	} else {
-		r->status = verbs_map_error(status, type);
+		r->status = verbs_map_error(cq->ad->tp, status, type);
 	}
 	r->bytes_transferred = byte_len;
 	r->qp_context = qp_ctx;
@@ -104,15 +177,19 @@ verbs_cqe_slow(uint64_t wr_id, uint32_t status, uint32_t byte_len,
 }
 
 static inline __attribute__((always_inline)) uint32_t
-verbs_cqe(uint64_t wr_id, uint32_t status, uint32_t byte_len,
-	  struct ibv_cq_ex *cx, uint32_t qpn, struct nd_result *r)
+verbs_cqe(struct verbs_cq *cq, uint64_t wr_id, uint32_t status,
+	  uint32_t byte_len, struct ibv_cq_ex *cx, uint32_t qpn,
+	  struct nd_result *r)
 {
 	struct verbs_slot *s = (struct verbs_slot *)(uintptr_t)wr_id;
 	void *ctx, *qp_ctx;
 	uint32_t type;
 
-	if (__builtin_expect(status | s->kind | s->flags, 0))
-		return verbs_cqe_slow(wr_id, status, byte_len, cx, qpn, r);
+	/* The common case: success on a live QP's ring. */
+	if (__builtin_expect(status | s->kind | s->flags, 0) ||
+	    __builtin_expect(__atomic_load_n(&s->ring->dead, __ATOMIC_RELAXED),
+			     0))
+		return verbs_cqe_slow(cq, wr_id, status, byte_len, cx, qpn, r);
 	/* Read the slot before the tail frees it for the next post. */
 	ctx = s->ctx;
 	qp_ctx = s->qp_ctx;
@@ -134,11 +211,17 @@ static inline uint32_t verbs_poll_ex(struct verbs_cq *cq, struct nd_result *r,
 	struct ibv_poll_cq_attr attr = {0};
 	uint32_t n = 0;
 
-	if (!count || ibv_start_poll(cx, &attr))
+	if (!count)
 		return 0;
+	if (ibv_start_poll(cx, &attr)) {
+		if (!__atomic_load_n(&cq->polled_empty, __ATOMIC_RELAXED))
+			__atomic_store_n(&cq->polled_empty, 1,
+					 __ATOMIC_RELAXED);
+		return 0;
+	}
 	for (;;) {
-		n += verbs_cqe(cx->wr_id, cx->status, ibv_wc_read_byte_len(cx),
-			       cx, 0, &r[n]);
+		n += verbs_cqe(cq, cx->wr_id, cx->status,
+			       ibv_wc_read_byte_len(cx), cx, 0, &r[n]);
 		if (n == count || ibv_next_poll(cx))
 			break;
 	}
@@ -152,13 +235,14 @@ static inline uint32_t verbs_poll_ex(struct verbs_cq *cq, struct nd_result *r,
  * that the frame of an empty poll (the common case of a busy-polling
  * caller) holds only what the one ibv_poll_cq call needs. */
 static __attribute__((noinline)) uint32_t
-verbs_wc_convert(struct nd_result *r, const struct ibv_wc *wc, int got)
+verbs_wc_convert(struct verbs_cq *cq, struct nd_result *r,
+		 const struct ibv_wc *wc, int got)
 {
 	uint32_t n = 0;
 
 	for (int i = 0; i < got; i++)
-		n += verbs_cqe(wc[i].wr_id, wc[i].status, wc[i].byte_len, NULL,
-			       wc[i].qp_num, &r[n]);
+		n += verbs_cqe(cq, wc[i].wr_id, wc[i].status, wc[i].byte_len,
+			       NULL, wc[i].qp_num, &r[n]);
 	return n;
 }
 
@@ -171,9 +255,13 @@ verbs_poll_wc(struct verbs_cq *cq, struct nd_result *r, uint32_t count)
 	int got = ibv_poll_cq(
 	    cq->cq, count < VERBS_WC_BATCH ? (int)count : VERBS_WC_BATCH, wc);
 
-	if (__builtin_expect(got <= 0, 1))
+	if (__builtin_expect(got <= 0, 1)) {
+		if (!__atomic_load_n(&cq->polled_empty, __ATOMIC_RELAXED))
+			__atomic_store_n(&cq->polled_empty, 1,
+					 __ATOMIC_RELAXED);
 		return 0;
-	return verbs_wc_convert(r, wc, got);
+	}
+	return verbs_wc_convert(cq, r, wc, got);
 }
 
 static uint32_t verbs_poll(struct verbs_cq *cq, struct nd_result *r,
@@ -209,6 +297,13 @@ static uint32_t verbs_get_results_slow(struct verbs_cq *cq, struct nd_result *r,
 nd_status verbs_cq_soft_complete(struct verbs_cq *cq, void *qp_ctx, void *ctx,
 				 uint32_t type, nd_status status)
 {
+	return verbs_cq_soft_push(cq, qp_ctx, ctx, type, status, 0);
+}
+
+static nd_status verbs_cq_soft_push(struct verbs_cq *cq, void *qp_ctx,
+				    void *ctx, uint32_t type, nd_status status,
+				    uint32_t bytes)
+{
 	struct nd_result *r;
 
 	pthread_mutex_lock(&cq->lock);
@@ -228,7 +323,7 @@ nd_status verbs_cq_soft_complete(struct verbs_cq *cq, void *qp_ctx, void *ctx,
 	}
 	r = &cq->soft[(cq->soft_head + cq->soft_n) % cq->soft_cap];
 	r->status = status;
-	r->bytes_transferred = 0;
+	r->bytes_transferred = bytes;
 	r->qp_context = qp_ctx;
 	r->request_context = ctx;
 	r->request_type = (int32_t)type;
@@ -426,7 +521,13 @@ nd_status verbs_create_cq(struct nd_adapter_base *ab, uint32_t depth,
 	if (!cq)
 		return ND_NO_MEMORY;
 	cq->ad = a;
-	pthread_mutex_init(&cq->lock, NULL);
+	/* Recursive: a completion handled under it (look-ahead, slow
+	 * path) may add software completions. */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&cq->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	if (a->cq_ex) {
 		struct ibv_cq_init_attr_ex ca = {
 		    .cqe = depth,

@@ -61,6 +61,9 @@ static const struct verbs_transport verbs_transports[] = {
 	    .cm_moves_qp = true,
 	    .active_sends_first = true,
 	    .read_sink_remote_write = true,
+	    .broken_stream_errors = true,
+	    .reads_complete_late = true,
+	    .flush_may_lose = true,
 	    .max_read_sge = 1,
 	    .max_caller_data = 251,
 	    .max_callee_data = 251,
@@ -274,8 +277,15 @@ static void verbs_fini(void)
 void verbs_qpn_add(struct verbs_adapter *a, uint32_t qpn, void *ctx)
 {
 	pthread_rwlock_wrlock(&a->qpn_lock);
-	if ((a->qpn_count + 1) * 2 > a->qpn_cap) {
-		uint32_t ncap = a->qpn_cap ? a->qpn_cap * 2 : 64;
+	/* Lookups probe until an empty slot, so at least half the table stays
+	 * empty counting tombstones: it is rebuilt without them (twice as
+	 * large only if the live entries need it). Without this, QP numbers
+	 * that only grow (rxe) filled it with tombstones and a lookup of an
+	 * absent QP number never ended. */
+	if ((a->qpn_count + a->qpn_tombstones + 1) * 2 > a->qpn_cap) {
+		uint32_t ncap = a->qpn_cap ? a->qpn_cap : 64;
+		while ((a->qpn_count + 1) * 4 > ncap)
+			ncap *= 2;
 		struct verbs_qpn_entry *n = calloc(ncap, sizeof(*n));
 		if (!n) {
 			pthread_rwlock_unlock(&a->qpn_lock);
@@ -292,10 +302,13 @@ void verbs_qpn_add(struct verbs_adapter *a, uint32_t qpn, void *ctx)
 		free(a->qpn);
 		a->qpn = n;
 		a->qpn_cap = ncap;
+		a->qpn_tombstones = 0;
 	}
 	uint32_t j = qpn & (a->qpn_cap - 1);
 	while (a->qpn[j].used == 1)
 		j = (j + 1) & (a->qpn_cap - 1);
+	if (a->qpn[j].used == 2)
+		a->qpn_tombstones--;
 	a->qpn[j].qpn = qpn;
 	a->qpn[j].ctx = ctx;
 	a->qpn[j].used = 1;
@@ -311,6 +324,7 @@ void verbs_qpn_del(struct verbs_adapter *a, uint32_t qpn)
 		if (a->qpn[j].used == 1 && a->qpn[j].qpn == qpn) {
 			a->qpn[j].used = 2; /* tombstone */
 			a->qpn_count--;
+			a->qpn_tombstones++;
 			break;
 		}
 	}
@@ -421,8 +435,10 @@ static void *verbs_progress(void *arg)
 	struct verbs_adapter *a = arg;
 	struct epoll_event evs[8];
 
+	int timeout = -1;
+
 	for (;;) {
-		int n = epoll_wait(a->epfd, evs, 8, -1);
+		int n = epoll_wait(a->epfd, evs, 8, timeout);
 		if (n < 0 && errno != EINTR) {
 			ND_ERR(VERBS_LOG, "epoll_wait: %s", strerror(errno));
 			break;
@@ -449,6 +465,7 @@ static void *verbs_progress(void *arg)
 			}
 		}
 		verbs_reap_doomed(a);
+		timeout = verbs_reap_stragglers(a);
 		if (__atomic_load_n(&a->destroy_in_thread, __ATOMIC_ACQUIRE)) {
 			/* The last reference went away on this thread. */
 			pthread_detach(pthread_self());

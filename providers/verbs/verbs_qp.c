@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* struct nd_sge is handed to verbs as struct ibv_sge, unchanged. */
 _Static_assert(sizeof(struct nd_sge) == sizeof(struct ibv_sge), "sge size");
@@ -139,9 +140,22 @@ static nd_status verbs_post_error(int ret)
 /* The QP is in error: the request completes ND_CANCELED in software. */
 static nd_status verbs_post_dead(struct verbs_qp *qp, void *ctx, uint32_t type)
 {
-	return verbs_cq_soft_complete(type == ND_REQUEST_TYPE_RECEIVE ? qp->rcq
-								      : qp->scq,
-				      qp->base.context, ctx, type, ND_CANCELED);
+	bool recv = type == ND_REQUEST_TYPE_RECEIVE;
+	struct verbs_cq *cq = recv ? qp->rcq : qp->scq;
+	struct verbs_ring *r = qp->ring;
+	nd_status st;
+
+	pthread_mutex_lock(&cq->lock);
+	/* Where the device may not follow (flush_may_lose), what is still
+	 * outstanding completes first, in order. */
+	if (qp->ad->tp->flush_may_lose && !(recv && qp->srq))
+		verbs_ring_cancel(cq, r, recv ? r->rq : r->sq,
+				  recv ? &r->rq_tail : &r->sq_tail,
+				  recv ? qp->rq_head : qp->sq_head);
+	st = verbs_cq_soft_complete(cq, qp->base.context, ctx, type,
+				    ND_CANCELED);
+	pthread_mutex_unlock(&cq->lock);
+	return st;
 }
 
 /* Claims the next send slot, posts wr, advances the head. */
@@ -151,14 +165,12 @@ VERBS_FAST nd_status verbs_post_sq(struct verbs_qp *qp, struct ibv_send_wr *wr,
 	struct verbs_ring *ring = qp->ring;
 	struct ibv_send_wr *bad;
 	uint32_t head = qp->sq_head;
+	/* Acquire: the poller has read the slot before moving the tail. */
+	uint32_t tail = __atomic_load_n(&ring->sq_tail, __ATOMIC_ACQUIRE);
 	struct verbs_slot *s;
 	int ret;
 
-	/* Acquire: the poller has read the slot before moving the tail. */
-	if (__builtin_expect(
-		head - __atomic_load_n(&ring->sq_tail, __ATOMIC_ACQUIRE) >=
-		    qp->sq_depth,
-		0))
+	if (__builtin_expect(head - tail >= qp->sq_depth, 0))
 		return ND_NO_MORE_ENTRIES;
 	if (__builtin_expect(__atomic_load_n(&ring->dead, __ATOMIC_RELAXED), 0))
 		return verbs_post_dead(qp, ctx, type);
@@ -179,6 +191,10 @@ VERBS_FAST nd_status verbs_post_sq(struct verbs_qp *qp, struct ibv_send_wr *wr,
 	} else {
 		qp->unsignaled = 0;
 	}
+	/* Behind a Read that has not completed (reads_complete_late). */
+	if (__builtin_expect(qp->fence_reads, 0) &&
+	    type != ND_REQUEST_TYPE_READ && (int32_t)(qp->last_read - tail) > 0)
+		wr->send_flags |= IBV_SEND_FENCE;
 	wr->wr_id = (uintptr_t)s;
 	wr->next = NULL;
 	ret = ibv_post_send(qp->qp, wr, &bad);
@@ -279,6 +295,7 @@ static nd_status verbs_qp_read(struct nd_qp *pub, void *ctx,
 {
 	struct verbs_qp *qp = verbs_qp_of(pub);
 	struct ibv_send_wr wr;
+	nd_status st;
 
 	if (__builtin_expect(!qp->connected, 0))
 		return ND_CONNECTION_INVALID;
@@ -291,8 +308,11 @@ static nd_status verbs_qp_read(struct nd_qp *pub, void *ctx,
 	wr.opcode = IBV_WR_RDMA_READ;
 	wr.wr.rdma.remote_addr = raddr;
 	wr.wr.rdma.rkey = rkey;
-	return verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_READ,
-			     flags & ~ND_OP_FLAG_INLINE);
+	st = verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_READ,
+			   flags & ~ND_OP_FLAG_INLINE);
+	if (st == ND_SUCCESS)
+		qp->last_read = qp->sq_head;
+	return st;
 }
 
 static nd_status verbs_qp_bind(struct nd_qp *pub, void *ctx, struct nd_mr *mrp,
@@ -481,6 +501,17 @@ static const struct nd_qp_fast_ops verbs_qp_fast_srq = {
  * QP state (slow path)
  */
 
+#define VERBS_STRAGGLER_MS 2000
+
+static uint64_t verbs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* cm_lock held. */
 void verbs_qp_to_error(struct verbs_qp *qp)
 {
 	struct ibv_qp_attr attr = {.qp_state = IBV_QPS_ERR};
@@ -490,6 +521,98 @@ void verbs_qp_to_error(struct verbs_qp *qp)
 	if (ret)
 		ND_WARN(VERBS_LOG, "QP %u to ERR: %s", qp->qp->qp_num,
 			strerror(ret));
+	/* Watched only while something is outstanding (a QP that holds no
+	 * request is released at once: siw refuses new QPs while many
+	 * linger). */
+	if (qp->ad->tp->flush_may_lose &&
+	    (qp->sq_head !=
+		 __atomic_load_n(&qp->ring->sq_tail, __ATOMIC_ACQUIRE) ||
+	     (!qp->srq && qp->rq_head != __atomic_load_n(&qp->ring->rq_tail,
+							 __ATOMIC_ACQUIRE)))) {
+		if (!qp->straggler_due) {
+			/* The list holds a reference: the QP outlives it. */
+			nd_object_retain(&qp->base.obj);
+			qp->straggler_next = qp->ad->stragglers;
+			qp->ad->stragglers = qp;
+			verbs_wake(qp->ad); /* take it into the timeout */
+		}
+		qp->straggler_due = verbs_now_ms() + VERBS_STRAGGLER_MS;
+		qp->straggler_armed = false;
+	}
+}
+
+static void verbs_qp_cancel_stragglers(struct verbs_qp *qp)
+{
+	struct verbs_ring *r = qp->ring;
+	uint32_t n;
+
+	pthread_mutex_lock(&qp->scq->lock);
+	n = qp->sq_head - __atomic_load_n(&r->sq_tail, __ATOMIC_ACQUIRE);
+	verbs_ring_cancel(qp->scq, r, r->sq, &r->sq_tail, qp->sq_head);
+	pthread_mutex_unlock(&qp->scq->lock);
+	if (!qp->srq) {
+		pthread_mutex_lock(&qp->rcq->lock);
+		n += qp->rq_head -
+		     __atomic_load_n(&r->rq_tail, __ATOMIC_ACQUIRE);
+		verbs_ring_cancel(qp->rcq, r, r->rq, &r->rq_tail, qp->rq_head);
+		pthread_mutex_unlock(&qp->rcq->lock);
+	}
+	if (n)
+		ND_WARN(VERBS_LOG,
+			"QP %u: the device never completed %u request(s) "
+			"after the QP went to error; completed ND_CANCELED",
+			qp->qp->qp_num, n);
+}
+
+/*
+ * A listed QP is checked once its grace period is over: the CQs' empty-poll
+ * flags are cleared (armed); when a poll has since found them empty, any
+ * request the device has not completed never will be. A QP the application
+ * released is finished at once; one reused for a new connection (no longer
+ * dead) just leaves the list.
+ */
+int verbs_reap_stragglers(struct verbs_adapter *a)
+{
+	struct verbs_qp *done = NULL;
+	uint64_t now = verbs_now_ms();
+	int timeout = -1;
+
+	pthread_mutex_lock(&a->cm_lock);
+	for (struct verbs_qp **pp = &a->stragglers; *pp;) {
+		struct verbs_qp *qp = *pp;
+		bool dead = __atomic_load_n(&qp->ring->dead, __ATOMIC_ACQUIRE);
+
+		if (dead && now >= qp->straggler_due && !qp->closed &&
+		    !qp->straggler_armed) {
+			__atomic_store_n(&qp->scq->polled_empty, 0,
+					 __ATOMIC_RELAXED);
+			__atomic_store_n(&qp->rcq->polled_empty, 0,
+					 __ATOMIC_RELAXED);
+			qp->straggler_armed = true;
+		} else if (!dead || (now >= qp->straggler_due &&
+				     (qp->closed ||
+				      (__atomic_load_n(&qp->scq->polled_empty,
+						       __ATOMIC_RELAXED) &&
+				       __atomic_load_n(&qp->rcq->polled_empty,
+						       __ATOMIC_RELAXED))))) {
+			if (dead)
+				verbs_qp_cancel_stragglers(qp);
+			*pp = qp->straggler_next;
+			qp->straggler_due = 0;
+			qp->straggler_next = done;
+			done = qp;
+			continue;
+		}
+		timeout = 250;
+		pp = &qp->straggler_next;
+	}
+	pthread_mutex_unlock(&a->cm_lock);
+	while (done) {
+		struct verbs_qp *qp = done;
+		done = qp->straggler_next;
+		nd_object_put(&qp->base.obj);
+	}
+	return timeout;
 }
 
 static int verbs_qp_init(struct verbs_qp *qp, uint8_t port)
@@ -524,8 +647,9 @@ int verbs_qp_prepare(struct verbs_qp *qp, struct rdma_cm_id *id)
 			ret = verbs_qp_init(qp, qp->ad->port);
 		if (ret)
 			return ret;
-		qp->ring->sq_tail = qp->sq_head;
-		qp->ring->rq_tail = qp->rq_head;
+		/* What the device left without a completion ends now
+		 * (the straggler list lets go of a QP no longer dead). */
+		verbs_qp_cancel_stragglers(qp);
 		__atomic_store_n(&qp->ring->dead, 0, __ATOMIC_RELEASE);
 		qp->state = VQP_INIT;
 	}
@@ -604,6 +728,7 @@ static void verbs_qp_close(struct nd_object *obj)
 	pthread_mutex_lock(&a->cm_lock);
 	if (qp->conn)
 		verbs_conn_qp_closed(qp->conn);
+	qp->closed = true;
 	verbs_qp_to_error(qp);
 	qp->state = VQP_DEAD;
 	pthread_mutex_unlock(&a->cm_lock);
@@ -657,6 +782,8 @@ static struct verbs_ring *verbs_ring_new(struct verbs_qp *qp, void *context)
 		return NULL;
 	}
 	r->rq = r->sq + ns;
+	r->sq_mask = ns - 1;
+	r->rq_mask = nr ? nr - 1 : 0;
 	for (uint32_t i = 0; i < ns; i++) {
 		r->sq[i].ring = r;
 		r->sq[i].qp_ctx = context;
@@ -736,6 +863,7 @@ nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
 		return st;
 	}
 	qp->max_inline = ia.cap.max_inline_data;
+	qp->fence_reads = a->tp->reads_complete_late;
 	qp->ring = verbs_ring_new(qp, context);
 	if (!qp->ring)
 		goto err_qp;
