@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "conf_util.h"
+#include <signal.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -983,6 +984,89 @@ static void test_srq_two_qps(void **state)
 	}
 }
 
+/* A poll that does not return within the bound fails the run (not hangs). */
+static void poll_hung(int sig)
+{
+	static const char m[] = "not ok - nd_cq_get_results did not return "
+				"within 20 s\n";
+	(void)sig;
+	if (write(STDOUT_FILENO, m, sizeof(m) - 1) < 0) {
+		/* exiting anyway */
+	}
+	_exit(1);
+}
+
+/*
+ * Many QPs of an SRQ come and go; then a connected one is released while a
+ * receive it completed waits unpolled. GetResults must still return: the
+ * stale completion (ND_SUCCESS or ND_CANCELED) or nothing. (verbs: the map
+ * from QP numbers to contexts filled with deleted entries as rxe's QP
+ * numbers grew, and looking up a QP that was gone never ended.)
+ */
+static void test_srq_stale_after_churn(void **state)
+{
+	struct tc *t = *state;
+	struct nd_adapter *pad = tc_peer_adapter(t);
+	struct tc_pair_cfg cfg = {.pctx = (void *)0x5151};
+	struct nd_srq *srq;
+	struct nd_cq *pcq;
+	struct nd_qp *q;
+	struct tc_pair p;
+	uint8_t *rb = tc_alloc(64), *sb = tc_alloc(64);
+	struct nd_mr *rmr, *smr;
+	struct nd_sge sge;
+	struct nd_result r;
+
+	if (t->info.max_shared_receive_queue_depth == 0)
+		TC_SKIP("no shared receive queues (max depth 0)");
+	assert_int_equal(nd_adapter_create_srq(pad, 8, 1, 0, 0, 0, &srq),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_cq(pad, 32, 0, 0, &pcq), ND_SUCCESS);
+	for (int i = 0; i < 130; i++) {
+		nd_status st = nd_adapter_create_qp_with_srq(pad, pcq, pcq, srq,
+							     NULL, 4, 1, 0, &q);
+		if (st != ND_SUCCESS)
+			fail_msg("QP %d of the churn: %s", i, nd_strerror(st));
+		assert_int_equal(nd_qp_release(q), ND_SUCCESS);
+	}
+	rmr = tc_reg_on(pad, rb, 64, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	smr = tc_reg(t, sb, 64, 0);
+	tc_sges(&sge, 1, rb, 64, rmr);
+	assert_int_equal(nd_srq_receive(srq, rb, &sge, 1), ND_SUCCESS);
+	cfg.psrq = srq;
+	cfg.pcq = pcq;
+	tc_pair_init(t, &p, &cfg);
+	tc_pair_connect(&p);
+	tc_sges(&sge, 1, sb, 8, smr);
+	assert_int_equal(nd_qp_send(p.aqp, sb, &sge, 1, 0), ND_SUCCESS);
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, sb);
+	/* the passive side goes, its receive's completion unpolled */
+	nd_connector_release(p.pc);
+	nd_qp_release(p.pqp);
+	p.pc = NULL;
+	p.pqp = NULL;
+	signal(SIGALRM, poll_hung);
+	alarm(20);
+	for (int i = 0; i < 20; i++) {
+		if (nd_cq_get_results(pcq, &r, 1)) {
+			assert_int_equal(r.request_type,
+					 ND_REQUEST_TYPE_RECEIVE);
+			assert_true(r.status == ND_SUCCESS ||
+				    r.status == ND_CANCELED);
+			break;
+		}
+		usleep(50000);
+	}
+	alarm(0);
+	tc_pair_fini(&p);
+	nd_cq_release(pcq);
+	nd_srq_release(srq);
+	tc_dereg(rmr);
+	tc_dereg(smr);
+	free(rb);
+	free(sb);
+}
+
 static void test_many_qps_one_cq(void **state)
 {
 	struct tc *t = *state;
@@ -1189,6 +1273,7 @@ int main(void)
 	    T(test_connection_states),
 	    T(test_cancel_order),
 	    T(test_srq_two_qps),
+	    T(test_srq_stale_after_churn),
 	    T(test_srq_notify_threshold),
 	    T(test_many_qps_one_cq),
 	    T(test_send_no_receive),
