@@ -524,7 +524,7 @@ void verbs_qp_to_error(struct verbs_qp *qp)
 	/* Watched only while something is outstanding (a QP that holds no
 	 * request is released at once: siw refuses new QPs while many
 	 * linger). */
-	if (qp->ad->tp->flush_may_lose &&
+	if (qp->ad->tp->flush_may_lose && !qp->closed &&
 	    (qp->sq_head !=
 		 __atomic_load_n(&qp->ring->sq_tail, __ATOMIC_ACQUIRE) ||
 	     (!qp->srq && qp->rq_head != __atomic_load_n(&qp->ring->rq_tail,
@@ -541,7 +541,8 @@ void verbs_qp_to_error(struct verbs_qp *qp)
 	}
 }
 
-static void verbs_qp_cancel_stragglers(struct verbs_qp *qp)
+/* warn: the device had its chance (the reaper), not a release. */
+static void verbs_qp_cancel_stragglers(struct verbs_qp *qp, bool warn)
 {
 	struct verbs_ring *r = qp->ring;
 	uint32_t n;
@@ -557,7 +558,7 @@ static void verbs_qp_cancel_stragglers(struct verbs_qp *qp)
 		verbs_ring_cancel(qp->rcq, r, r->rq, &r->rq_tail, qp->rq_head);
 		pthread_mutex_unlock(&qp->rcq->lock);
 	}
-	if (n)
+	if (n && warn)
 		ND_WARN(VERBS_LOG,
 			"QP %u: the device never completed %u request(s) "
 			"after the QP went to error; completed ND_CANCELED",
@@ -596,7 +597,7 @@ int verbs_reap_stragglers(struct verbs_adapter *a)
 				       __atomic_load_n(&qp->rcq->polled_empty,
 						       __ATOMIC_RELAXED))))) {
 			if (dead)
-				verbs_qp_cancel_stragglers(qp);
+				verbs_qp_cancel_stragglers(qp, !qp->closed);
 			*pp = qp->straggler_next;
 			qp->straggler_due = 0;
 			qp->straggler_next = done;
@@ -649,7 +650,7 @@ int verbs_qp_prepare(struct verbs_qp *qp, struct rdma_cm_id *id)
 			return ret;
 		/* What the device left without a completion ends now
 		 * (the straggler list lets go of a QP no longer dead). */
-		verbs_qp_cancel_stragglers(qp);
+		verbs_qp_cancel_stragglers(qp, false);
 		__atomic_store_n(&qp->ring->dead, 0, __ATOMIC_RELEASE);
 		qp->state = VQP_INIT;
 	}
@@ -731,6 +732,17 @@ static void verbs_qp_close(struct nd_object *obj)
 	qp->closed = true;
 	verbs_qp_to_error(qp);
 	qp->state = VQP_DEAD;
+	if (a->tp->flush_may_lose) {
+		/* Released: nobody waits for the device's order any more,
+		 * and lingering QPs exhaust siw (it refuses new CQs and QPs):
+		 * what is outstanding completes now, and the straggler list
+		 * lets go of the QP at once. */
+		verbs_qp_cancel_stragglers(qp, false);
+		if (qp->straggler_due) {
+			qp->straggler_due = 1;
+			verbs_wake(a);
+		}
+	}
 	pthread_mutex_unlock(&a->cm_lock);
 }
 
