@@ -25,11 +25,18 @@ netdev=$(rdma link show | awk -v d="$dev" '$2 ~ "^"d"/" {for (i=1;i<NF;i++) if (
 # iWARP connects through the CM only (-R); RoCE can use either.
 cm=
 [ "$transport" = iWARP ] && cm=-R
-ib_send_lat -d "$dev" $cm -n 200 -s 64 >/tmp/srv.$$ 2>&1 &
+# Both sides bounded: a client that never got through must not leave the
+# server waiting forever. On a loaded host the server may not listen yet
+# after a second: the client tries again (the server takes one session).
+timeout 100 ib_send_lat -d "$dev" $cm -n 200 -s 64 >/tmp/srv.$$ 2>&1 &
 srv=$!
-sleep 1
-timeout 60 ib_send_lat -d "$dev" $cm -n 200 -s 64 "${addr:-127.0.0.1}" >/tmp/cli.$$ 2>&1
-rc=$?
+for try in 1 2 3 4 5; do
+	sleep $try
+	timeout 60 ib_send_lat -d "$dev" $cm -n 200 -s 64 "${addr:-127.0.0.1}" >/tmp/cli.$$ 2>&1
+	rc=$?
+	grep -q '^ *64 *200' /tmp/cli.$$ && break
+	grep -qi "couldn't connect\|unable to\|connection refused\|rdma_connect" /tmp/cli.$$ || break
+done
 wait $srv
 src=$?
 grep -q '^ *64 *200' /tmp/cli.$$ || rc=1
