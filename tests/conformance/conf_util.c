@@ -384,3 +384,25 @@ void tc_pair_fini(struct tc_pair *p)
 		nd_cq_release(p->pcq);
 	memset(p, 0, sizeof(*p));
 }
+
+/* No address given and no adapter serves the default: nothing to test on
+ * this machine. True after printing TAP's "skip everything" plan. */
+bool tc_nothing_to_test(const char *program)
+{
+	struct tc probe;
+	bool none;
+
+	if (getenv("ND_TEST_ADDR"))
+		return false;
+	assert_int_equal(nd_startup(), ND_SUCCESS);
+	none = !tc_open(&probe);
+	if (none)
+		printf("1..0 # SKIP %s: ND_TEST_ADDR is not set and no %s "
+		       "adapter serves 127.0.0.1\n",
+		       program,
+		       getenv("ND_PROVIDERS") ? getenv("ND_PROVIDERS") : "");
+	else
+		tc_close(&probe);
+	nd_cleanup();
+	return none;
+}

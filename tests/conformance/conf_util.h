@@ -66,6 +66,9 @@ struct tc_pair_cfg {
 	uint32_t a_ird, a_ord, p_ird, p_ord;
 };
 
+/* For programs also listed in the rdma suite: no ND_TEST_ADDR and no
+ * adapter serves 127.0.0.1. True after printing TAP's "1..0 # SKIP" plan. */
+bool tc_nothing_to_test(const char *program);
 /* Opens the adapters serving ND_TEST_ADDR and ND_TEST_PEER_ADDR (entering
  * ND_TEST_PEER_NETNS for the latter); false, saying why, if either fails. */
 bool tc_open(struct tc *t);

@@ -1663,35 +1663,13 @@ static void run_row(void **state)
 		r->then(w);
 }
 
-/* No address given and no adapter serves the default: nothing to test on
- * this machine. True after printing TAP's "skip everything" plan. */
-static bool nothing_to_test(const char *program)
-{
-	struct tc probe;
-	bool none;
-
-	if (getenv("ND_TEST_ADDR"))
-		return false;
-	assert_int_equal(nd_startup(), ND_SUCCESS);
-	none = !tc_open(&probe);
-	if (none)
-		printf("1..0 # SKIP %s: ND_TEST_ADDR is not set and no %s "
-		       "adapter serves 127.0.0.1\n",
-		       program,
-		       getenv("ND_PROVIDERS") ? getenv("ND_PROVIDERS") : "");
-	else
-		tc_close(&probe);
-	nd_cleanup();
-	return none;
-}
-
 int main(void)
 {
 	struct CMUnitTest *tests = calloc(NROWS, sizeof(*tests));
 	int rc;
 
 	assert_non_null(tests);
-	if (nothing_to_test("bad-input")) {
+	if (tc_nothing_to_test("bad-input")) {
 		free(tests);
 		return 0;
 	}

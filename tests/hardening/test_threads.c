@@ -663,28 +663,6 @@ static void test_release_cq_under_waiters(void **state)
 	}
 }
 
-/* No address given and no adapter serves the default: nothing to test on
- * this machine. True after printing TAP's "skip everything" plan. */
-static bool nothing_to_test(const char *program)
-{
-	struct tc probe;
-	bool none;
-
-	if (getenv("ND_TEST_ADDR"))
-		return false;
-	assert_int_equal(nd_startup(), ND_SUCCESS);
-	none = !tc_open(&probe);
-	if (none)
-		printf("1..0 # SKIP %s: ND_TEST_ADDR is not set and no %s "
-		       "adapter serves 127.0.0.1\n",
-		       program,
-		       getenv("ND_PROVIDERS") ? getenv("ND_PROVIDERS") : "");
-	else
-		tc_close(&probe);
-	nd_cleanup();
-	return none;
-}
-
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -700,7 +678,7 @@ int main(void)
 
 	if (n && atoi(n) > 0)
 		iterations = (unsigned)atoi(n);
-	if (nothing_to_test("threads"))
+	if (tc_nothing_to_test("threads"))
 		return 0;
 	if (nd_startup() != ND_SUCCESS) {
 		fprintf(stderr, "nd_startup failed\n");
