@@ -66,6 +66,19 @@ static nd_status verbs_map_error(const struct verbs_transport *tp,
 	return st;
 }
 
+/* The one way an nd_result is written. */
+static inline __attribute__((always_inline)) void
+verbs_result(struct nd_result *r, nd_status status, uint32_t bytes,
+	     void *qp_ctx, void *ctx, uint32_t type)
+{
+	r->status = status;
+	r->bytes_transferred = bytes;
+	r->qp_context = qp_ctx;
+	r->request_context = ctx;
+	r->request_type = (int32_t)type;
+	r->reserved = 0;
+}
+
 static nd_status verbs_cq_soft_push(struct verbs_cq *cq, void *qp_ctx,
 				    void *ctx, uint32_t type, nd_status status,
 				    uint32_t bytes);
@@ -161,18 +174,13 @@ verbs_cqe_slow(struct verbs_cq *cq, uint64_t wr_id, uint32_t status,
 		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 		__atomic_add_fetch(&srq->completed, 1, __ATOMIC_RELEASE);
 	}
-	if (status == IBV_WC_SUCCESS) {
-		if (flags & VERBS_SLOT_SWALLOW)
-			return 0;
-		r->status = ND_SUCCESS;
-	} else {
-		r->status = verbs_map_error(cq->ad->tp, status, type);
-	}
-	r->bytes_transferred = byte_len;
-	r->qp_context = qp_ctx;
-	r->request_context = ctx;
-	r->request_type = (int32_t)type;
-	r->reserved = 0;
+	if (status == IBV_WC_SUCCESS && (flags & VERBS_SLOT_SWALLOW))
+		return 0;
+	verbs_result(r,
+		     status == IBV_WC_SUCCESS
+			 ? ND_SUCCESS
+			 : verbs_map_error(cq->ad->tp, status, type),
+		     byte_len, qp_ctx, ctx, type);
 	return 1;
 }
 
@@ -195,12 +203,7 @@ verbs_cqe(struct verbs_cq *cq, uint64_t wr_id, uint32_t status,
 	qp_ctx = s->qp_ctx;
 	type = s->type;
 	__atomic_store_n(s->tail, s->seq + 1, __ATOMIC_RELEASE);
-	r->status = ND_SUCCESS;
-	r->bytes_transferred = byte_len;
-	r->qp_context = qp_ctx;
-	r->request_context = ctx;
-	r->request_type = (int32_t)type;
-	r->reserved = 0;
+	verbs_result(r, ND_SUCCESS, byte_len, qp_ctx, ctx, type);
 	return 1;
 }
 
@@ -322,12 +325,7 @@ static nd_status verbs_cq_soft_push(struct verbs_cq *cq, void *qp_ctx,
 		cq->soft_head = 0;
 	}
 	r = &cq->soft[(cq->soft_head + cq->soft_n) % cq->soft_cap];
-	r->status = status;
-	r->bytes_transferred = bytes;
-	r->qp_context = qp_ctx;
-	r->request_context = ctx;
-	r->request_type = (int32_t)type;
-	r->reserved = 0;
+	verbs_result(r, status, bytes, qp_ctx, ctx, type);
 	__atomic_store_n(&cq->soft_n, cq->soft_n + 1, __ATOMIC_RELEASE);
 	nd_ov_finish_all(&cq->base.obj, 0, ND_SUCCESS);
 	pthread_mutex_unlock(&cq->lock);
