@@ -39,6 +39,11 @@
 #define TCP_MAX_REGISTRATION (1ull << 40)
 /* A SEND that finds no receive waits this long, then ND_IO_TIMEOUT. */
 #define TCP_RNR_TIMEOUT_MS   2000
+/* An accepted connection must deliver its CONNECT frame within this time,
+ * and at most this many may be waiting for theirs per listener: a peer
+ * that connects and stays silent cannot hold descriptors for long. */
+#define TCP_CONNECT_WAIT_MS  10000
+#define TCP_MAX_INCOMING     64u
 /* Polls in a row before an application owns its sockets (see driving). */
 #define TCP_DRIVE_STREAK     64u
 /* Memory table: index bits of a token; the other bits are random. */
@@ -307,8 +312,9 @@ struct tcp_request {
 	struct tcp_request *next;
 	struct tcp_hdr hdr;
 	uint32_t got;
-	bool complete; /* CONNECT fully read */
-	bool dead;     /* the active side went away */
+	bool complete;	   /* CONNECT fully read */
+	bool dead;	   /* the active side went away */
+	uint64_t since_ms; /* accepted at (tcp_now_ms) */
 	uint8_t pdata[TCP_MAX_CALLER_DATA];
 	uint32_t pdata_len;
 	uint32_t ird, ord;

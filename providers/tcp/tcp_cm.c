@@ -809,10 +809,39 @@ fail:
 	request_free(l->ad, r);
 }
 
+/*
+ * Connections still to send their CONNECT frame: those waiting longer than
+ * TCP_CONNECT_WAIT_MS are closed, and the oldest beyond TCP_MAX_INCOMING
+ * (the list is newest first). Checked at every accept, so a flood of silent
+ * connections holds at most that many descriptors.
+ */
+static void expire_incoming(struct tcp_listener *l, uint64_t now)
+{
+	struct tcp_request **pp = &l->incoming;
+	uint32_t n = 0;
+
+	while (*pp) {
+		struct tcp_request *r = *pp;
+
+		if (++n > TCP_MAX_INCOMING ||
+		    now - r->since_ms > TCP_CONNECT_WAIT_MS) {
+			ND_INFO(TCP_LOG, "closing a connection that sent no "
+					 "CONNECT");
+			*pp = r->next;
+			request_free(l->ad, r);
+			continue;
+		}
+		pp = &r->next;
+	}
+}
+
 void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 {
+	uint64_t now = tcp_now_ms();
+
 	(void)events;
 	for (;;) {
+		expire_incoming(l, now);
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int one = 1;
@@ -838,6 +867,7 @@ void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 		r->ad = l->ad;
 		memcpy(&r->peer, &ss, sizeof(ss));
 		r->peer_len = sl;
+		r->since_ms = now;
 		if (!tcp_poll_add(l->ad, &r->pl, EPOLLIN)) {
 			close(fd);
 			free(r);

@@ -346,12 +346,18 @@ void tc_pair_connect(struct tc_pair *p)
 {
 	struct sockaddr_storage dest;
 	uint32_t dest_len;
-	struct nd_overlapped gov = {0}, cov = {0}, aov = {0}, ccov = {0};
 
 	tc_listen(p, &dest, &dest_len);
+	tc_pair_connect_to(p, &dest, dest_len);
+}
+
+void tc_pair_connect_to(struct tc_pair *p, const struct sockaddr_storage *dest,
+			uint32_t dest_len)
+{
+	struct nd_overlapped gov = {0}, cov = {0}, aov = {0}, ccov = {0};
 	nd_status gst = nd_listener_get_connection_request(p->l, p->pc, &gov);
 	nd_status cst =
-	    nd_connector_connect(p->ac, p->aqp, (struct sockaddr *)&dest,
+	    nd_connector_connect(p->ac, p->aqp, (const struct sockaddr *)dest,
 				 dest_len, 4, 4, NULL, 0, &cov);
 	assert_int_equal(tc_wait_ov(p->l, &gov, gst, TC_TIMEOUT_MS),
 			 ND_SUCCESS);

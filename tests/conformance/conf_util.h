@@ -89,6 +89,9 @@ void tc_listen(struct tc_pair *p, struct sockaddr_storage *dest,
 	       uint32_t *dest_len);
 /* Listens, connects, accepts and completes: asserts ND_SUCCESS. */
 void tc_pair_connect(struct tc_pair *p);
+/* The same through the listener tc_listen() made (p->l) at dest. */
+void tc_pair_connect_to(struct tc_pair *p, const struct sockaddr_storage *dest,
+			uint32_t dest_len);
 void tc_pair_fini(struct tc_pair *p);
 
 /* Waits for an overlapped request: its final status, or ND_PENDING if it

@@ -206,6 +206,49 @@ static void test_hostile_peer(void **state)
 	tc_pair_fini(&p);
 }
 
+/*
+ * A flood of connections that never send CONNECT: the listener keeps at
+ * most 64 of them waiting (the oldest are closed: their peers read EOF)
+ * and still accepts a real connection that moves data.
+ */
+static void test_silent_connections(void **state)
+{
+	enum { FLOOD = 80, CLOSED = FLOOD - 64 };
+	struct tc *t = *state;
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct tc_pair p;
+	int fds[FLOOD];
+
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	for (int i = 0; i < FLOOD; i++) {
+		fds[i] = socket(dest.ss_family, SOCK_STREAM, 0);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(
+		    connect(fds[i], (struct sockaddr *)&dest, dest_len), 0);
+	}
+	for (int i = 0; i < CLOSED; i++) {
+		struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
+		char c;
+
+		if (poll(&pfd, 1, TC_TIMEOUT_MS) != 1)
+			fail_msg("silent connection %d still open after %d ms",
+				 i, TC_TIMEOUT_MS);
+		assert_int_equal(recv(fds[i], &c, 1, 0), 0); /* EOF */
+	}
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)5, NULL, 0), ND_SUCCESS);
+	tc_pair_connect_to(&p, &dest, dest_len);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)6, NULL, 0, 0), ND_SUCCESS);
+	struct nd_result r;
+	assert_true(tc_wait_cq(p.pcq, &r, TC_TIMEOUT_MS));
+	assert_int_equal(r.status, ND_SUCCESS);
+	assert_ptr_equal(r.request_context, (void *)5);
+	for (int i = 0; i < FLOOD; i++)
+		close(fds[i]);
+	tc_pair_fini(&p);
+}
+
 static int setup(void **state)
 {
 	struct tc *t = calloc(1, sizeof(*t));
@@ -229,6 +272,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_hostile_peer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_silent_connections, setup,
+					    teardown),
 	};
 	int rc;
 
