@@ -1071,6 +1071,15 @@ static nd_status sq_admit(struct tcp_qp *qp, uint8_t op, void *ctx, bool *done)
 	return ND_SUCCESS;
 }
 
+/* The request filled in at the end of the initiator queue is posted: it
+ * goes on the wire now if the socket is idle. Adapter lock held. */
+static void sq_push(struct tcp_qp *qp)
+{
+	qp->sq_count++;
+	if (!qp->tx_busy)
+		tcp_qp_tx(qp);
+}
+
 static nd_status post_op(struct tcp_qp *qp, uint8_t op, void *ctx,
 			 const struct nd_sge *sge, uint32_t nsge,
 			 uint64_t raddr, uint32_t rtoken, uint32_t flags)
@@ -1124,9 +1133,7 @@ static nd_status post_op(struct tcp_qp *qp, uint8_t op, void *ctx,
 	w->length = (uint32_t)total;
 	w->remote_addr = raddr;
 	w->remote_token = rtoken;
-	qp->sq_count++;
-	if (!qp->tx_busy)
-		tcp_qp_tx(qp);
+	sq_push(qp);
 out:
 	tcp_unlock(ad);
 	return st;
@@ -1251,9 +1258,7 @@ static nd_status qp_bind(struct nd_qp *pub, void *ctx, struct nd_mr *mrpub,
 	w->op = TCP_OP_BIND;
 	w->flags = flags;
 	w->status = ND_SUCCESS;
-	qp->sq_count++;
-	if (!qp->tx_busy)
-		tcp_qp_tx(qp);
+	sq_push(qp);
 out:
 	tcp_unlock(ad);
 	return st;
@@ -1290,9 +1295,7 @@ static nd_status qp_invalidate(struct nd_qp *pub, void *ctx,
 		tcp_put_later(ad, &mw->mr->base.obj);
 		mw->mr = NULL;
 	}
-	qp->sq_count++;
-	if (!qp->tx_busy)
-		tcp_qp_tx(qp);
+	sq_push(qp);
 out:
 	tcp_unlock(ad);
 	return st;

@@ -356,9 +356,11 @@ void verbs_cq_event(struct verbs_adapter *a);
 void verbs_cq_retire_ring(struct verbs_cq *cq, struct verbs_ring *ring);
 /* Queues a software completion (a request posted to a dead QP). */
 /* Completes ND_CANCELED, in order, the requests of one side of a ring from
- * its tail up to `head`, and moves the tail there. cq: that side's CQ. */
-void verbs_ring_cancel(struct verbs_cq *cq, struct verbs_ring *ring,
-		       struct verbs_slot *slots, uint32_t *tail, uint32_t head);
+ * its tail up to `head`, and moves the tail there. cq: that side's CQ.
+ * Returns how many it cancelled. */
+uint32_t verbs_ring_cancel(struct verbs_cq *cq, struct verbs_ring *ring,
+			   struct verbs_slot *slots, uint32_t *tail,
+			   uint32_t head);
 nd_status verbs_cq_soft_complete(struct verbs_cq *cq, void *qp_ctx, void *ctx,
 				 uint32_t type, nd_status status);
 

@@ -83,18 +83,20 @@ static nd_status verbs_cq_soft_push(struct verbs_cq *cq, void *qp_ctx,
 				    void *ctx, uint32_t type, nd_status status,
 				    uint32_t bytes);
 
-void verbs_ring_cancel(struct verbs_cq *cq, struct verbs_ring *ring,
-		       struct verbs_slot *slots, uint32_t *tail, uint32_t head)
+uint32_t verbs_ring_cancel(struct verbs_cq *cq, struct verbs_ring *ring,
+			   struct verbs_slot *slots, uint32_t *tail,
+			   uint32_t head)
 {
 	uint32_t mask = slots == ring->rq ? ring->rq_mask : ring->sq_mask;
-	uint32_t t = __atomic_load_n(tail, __ATOMIC_ACQUIRE);
+	uint32_t t = __atomic_load_n(tail, __ATOMIC_ACQUIRE), n = 0;
 
-	for (; (int32_t)(head - t) > 0; t++) {
+	for (; (int32_t)(head - t) > 0; t++, n++) {
 		struct verbs_slot *s = &slots[t & mask];
 		verbs_cq_soft_complete(cq, s->qp_ctx, s->ctx, s->type,
 				       ND_CANCELED);
 	}
 	__atomic_store_n(tail, t, __ATOMIC_RELEASE);
+	return n;
 }
 
 /*
@@ -207,6 +209,14 @@ verbs_cqe(struct verbs_cq *cq, uint64_t wr_id, uint32_t status,
 	return 1;
 }
 
+/* A poll found the device CQ empty (verbs_reap_stragglers): written only
+ * when it changes, so busy polling does not keep dirtying the line. */
+static inline void verbs_note_empty(struct verbs_cq *cq)
+{
+	if (!__atomic_load_n(&cq->polled_empty, __ATOMIC_RELAXED))
+		__atomic_store_n(&cq->polled_empty, 1, __ATOMIC_RELAXED);
+}
+
 static inline uint32_t verbs_poll_ex(struct verbs_cq *cq, struct nd_result *r,
 				     uint32_t count)
 {
@@ -217,9 +227,7 @@ static inline uint32_t verbs_poll_ex(struct verbs_cq *cq, struct nd_result *r,
 	if (!count)
 		return 0;
 	if (ibv_start_poll(cx, &attr)) {
-		if (!__atomic_load_n(&cq->polled_empty, __ATOMIC_RELAXED))
-			__atomic_store_n(&cq->polled_empty, 1,
-					 __ATOMIC_RELAXED);
+		verbs_note_empty(cq);
 		return 0;
 	}
 	for (;;) {
@@ -259,9 +267,7 @@ verbs_poll_wc(struct verbs_cq *cq, struct nd_result *r, uint32_t count)
 	    cq->cq, count < VERBS_WC_BATCH ? (int)count : VERBS_WC_BATCH, wc);
 
 	if (__builtin_expect(got <= 0, 1)) {
-		if (!__atomic_load_n(&cq->polled_empty, __ATOMIC_RELAXED))
-			__atomic_store_n(&cq->polled_empty, 1,
-					 __ATOMIC_RELAXED);
+		verbs_note_empty(cq);
 		return 0;
 	}
 	return verbs_wc_convert(cq, r, wc, got);

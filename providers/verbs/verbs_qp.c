@@ -204,13 +204,11 @@ VERBS_FAST nd_status verbs_post_sq(struct verbs_qp *qp, struct ibv_send_wr *wr,
 	return ND_SUCCESS;
 }
 
-VERBS_FAST nd_status verbs_send_body(struct nd_qp *pub, void *ctx,
+/* The synchronous checks of a Send or Write, with ND's statuses. */
+VERBS_FAST nd_status verbs_check_out(const struct verbs_qp *qp,
 				     const struct nd_sge *sge, uint32_t nsge,
-				     uint32_t flags, bool compact)
+				     uint32_t flags)
 {
-	struct verbs_qp *qp = verbs_qp_of(pub);
-	struct nd_sge tmp[VERBS_SGE_TMP];
-	struct ibv_send_wr wr;
 	uint64_t bytes;
 
 	if (__builtin_expect(!qp->connected, 0))
@@ -223,6 +221,20 @@ VERBS_FAST nd_status verbs_send_body(struct nd_qp *pub, void *ctx,
 	if (__builtin_expect(
 		(flags & ND_OP_FLAG_INLINE) && bytes > qp->max_inline, 0))
 		return ND_BUFFER_OVERFLOW;
+	return ND_SUCCESS;
+}
+
+VERBS_FAST nd_status verbs_send_body(struct nd_qp *pub, void *ctx,
+				     const struct nd_sge *sge, uint32_t nsge,
+				     uint32_t flags, bool compact)
+{
+	struct verbs_qp *qp = verbs_qp_of(pub);
+	struct nd_sge tmp[VERBS_SGE_TMP];
+	struct ibv_send_wr wr;
+	nd_status st = verbs_check_out(qp, sge, nsge, flags);
+
+	if (__builtin_expect(st != ND_SUCCESS, 0))
+		return st;
 	if (compact)
 		sge = verbs_sge_compact(sge, &nsge, tmp);
 	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
@@ -253,18 +265,10 @@ VERBS_FAST nd_status verbs_write_body(struct nd_qp *pub, void *ctx,
 	struct verbs_qp *qp = verbs_qp_of(pub);
 	struct nd_sge tmp[VERBS_SGE_TMP];
 	struct ibv_send_wr wr;
-	uint64_t bytes;
+	nd_status st = verbs_check_out(qp, sge, nsge, flags);
 
-	if (__builtin_expect(!qp->connected, 0))
-		return ND_CONNECTION_INVALID;
-	if (__builtin_expect(nsge > qp->max_send_sge, 0))
-		return ND_DATA_OVERRUN;
-	bytes = verbs_sge_bytes(sge, nsge);
-	if (__builtin_expect(bytes > qp->max_msg, 0))
-		return ND_BUFFER_OVERFLOW;
-	if (__builtin_expect(
-		(flags & ND_OP_FLAG_INLINE) && bytes > qp->max_inline, 0))
-		return ND_BUFFER_OVERFLOW;
+	if (__builtin_expect(st != ND_SUCCESS, 0))
+		return st;
 	if (compact)
 		sge = verbs_sge_compact(sge, &nsge, tmp);
 	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
@@ -548,14 +552,12 @@ static void verbs_qp_cancel_stragglers(struct verbs_qp *qp, bool warn)
 	uint32_t n;
 
 	pthread_mutex_lock(&qp->scq->lock);
-	n = qp->sq_head - __atomic_load_n(&r->sq_tail, __ATOMIC_ACQUIRE);
-	verbs_ring_cancel(qp->scq, r, r->sq, &r->sq_tail, qp->sq_head);
+	n = verbs_ring_cancel(qp->scq, r, r->sq, &r->sq_tail, qp->sq_head);
 	pthread_mutex_unlock(&qp->scq->lock);
 	if (!qp->srq) {
 		pthread_mutex_lock(&qp->rcq->lock);
-		n += qp->rq_head -
-		     __atomic_load_n(&r->rq_tail, __ATOMIC_ACQUIRE);
-		verbs_ring_cancel(qp->rcq, r, r->rq, &r->rq_tail, qp->rq_head);
+		n += verbs_ring_cancel(qp->rcq, r, r->rq, &r->rq_tail,
+				       qp->rq_head);
 		pthread_mutex_unlock(&qp->rcq->lock);
 	}
 	if (n && warn)
