@@ -136,6 +136,10 @@ struct verbs_adapter {
 	bool has_mw;
 	bool cq_resize;
 	bool cq_ex;
+	/* Send queues post through ibv_wr_* (extended QP), which builds the
+	 * device's work request directly instead of converting an
+	 * ibv_send_wr: the verbs send path design.md asks for. */
+	uint64_t qp_ex_ops; /* IBV_QP_EX_WITH_* to create QPs with; 0: none */
 	bool srq_resize;
 	bool zero_sge_quirk;   /* leave empty SGEs out (siw) */
 	bool solicited_as_any; /* no solicited-only CQ events (siw) */
@@ -239,6 +243,7 @@ struct verbs_qp {
 	struct nd_qp_base base;
 	/* fast path, read-mostly */
 	struct ibv_qp *qp;
+	struct ibv_qp_ex *qpx; /* the send queue's ibv_wr_* API, or NULL */
 	struct verbs_ring *ring;
 	uint32_t connected; /* send/read/write/bind/invalidate allowed */
 	uint32_t sq_depth;

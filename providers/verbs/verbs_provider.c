@@ -580,6 +580,41 @@ static const struct nd_object_ops verbs_adapter_obj_ops = {
     .destroy = verbs_adapter_destroy,
 };
 
+/*
+ * Extended QPs: posting through ibv_wr_* where the device builds every
+ * request type the provider posts that way. Not with the zero-SGE quirk
+ * (its workaround edits the SGE list of an ibv_send_wr). ND_VERBS_NO_QP_EX
+ * forces ibv_post_send (comparisons, device bugs).
+ */
+static void verbs_probe_qp_ex(struct verbs_adapter *a, struct ibv_cq *cq)
+{
+	uint64_t ops = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_RDMA_WRITE |
+		       IBV_QP_EX_WITH_RDMA_READ;
+	struct ibv_qp_init_attr_ex ix = {
+	    .send_cq = cq,
+	    .recv_cq = cq,
+	    .cap = {.max_send_wr = 1,
+		    .max_recv_wr = 1,
+		    .max_send_sge = 1,
+		    .max_recv_sge = 1},
+	    .qp_type = IBV_QPT_RC,
+	    .comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
+	    .pd = a->pd,
+	};
+	struct ibv_qp *qp;
+
+	if (a->zero_sge_quirk || getenv("ND_VERBS_NO_QP_EX"))
+		return;
+	if (a->has_mw)
+		ops |= IBV_QP_EX_WITH_BIND_MW | IBV_QP_EX_WITH_LOCAL_INV;
+	ix.send_ops_flags = ops;
+	qp = ibv_create_qp_ex(a->ctx, &ix);
+	if (!qp)
+		return;
+	a->qp_ex_ops = ops;
+	ibv_destroy_qp(qp);
+}
+
 /* What the device can really do, found by trying it. */
 static void verbs_probe(struct verbs_adapter *a,
 			const struct ibv_device_attr_ex *dx)
@@ -624,6 +659,7 @@ static void verbs_probe(struct verbs_adapter *a,
 		else
 			a->has_mw = false;
 	}
+	verbs_probe_qp_ex(a, cq);
 	ibv_destroy_cq(cq);
 	if (a->cq_ex) {
 		struct ibv_cq_init_attr_ex ca = {

@@ -122,7 +122,7 @@ verbs_rsge_compact(const struct nd_sge *sge, uint32_t *nsge, struct nd_sge *tmp)
 	return sge;
 }
 
-static nd_status verbs_post_error(int ret)
+static __attribute__((noinline, cold)) nd_status verbs_post_error(int ret)
 {
 	if (ret < 0) /* siw's library returns -errno */
 		ret = -ret;
@@ -138,7 +138,8 @@ static nd_status verbs_post_error(int ret)
 }
 
 /* The QP is in error: the request completes ND_CANCELED in software. */
-static nd_status verbs_post_dead(struct verbs_qp *qp, void *ctx, uint32_t type)
+static __attribute__((noinline, cold)) nd_status
+verbs_post_dead(struct verbs_qp *qp, void *ctx, uint32_t type)
 {
 	bool recv = type == ND_REQUEST_TYPE_RECEIVE;
 	struct verbs_cq *cq = recv ? qp->rcq : qp->scq;
@@ -158,33 +159,45 @@ static nd_status verbs_post_dead(struct verbs_qp *qp, void *ctx, uint32_t type)
 	return st;
 }
 
-/* Claims the next send slot, posts wr, advances the head. */
-VERBS_FAST nd_status verbs_post_sq(struct verbs_qp *qp, struct ibv_send_wr *wr,
-				   void *ctx, uint32_t type, uint32_t flags)
+/*
+ * Claims the next send slot for a request: records it, returns it and the
+ * ibv send flags in *send_flags. The caller posts the request with wr_id =
+ * the slot and advances qp->sq_head once the device has taken it. NULL: the
+ * post ends here with *st (queue full, or a dead QP completed it in
+ * software).
+ */
+VERBS_FAST struct verbs_slot *verbs_sq_claim(struct verbs_qp *qp, void *ctx,
+					     uint32_t type, uint32_t flags,
+					     unsigned *send_flags,
+					     nd_status *st)
 {
 	struct verbs_ring *ring = qp->ring;
-	struct ibv_send_wr *bad;
 	uint32_t head = qp->sq_head;
 	/* Acquire: the poller has read the slot before moving the tail. */
 	uint32_t tail = __atomic_load_n(&ring->sq_tail, __ATOMIC_ACQUIRE);
 	struct verbs_slot *s;
-	int ret;
+	unsigned sf;
 
-	if (__builtin_expect(head - tail >= qp->sq_depth, 0))
-		return ND_NO_MORE_ENTRIES;
-	if (__builtin_expect(__atomic_load_n(&ring->dead, __ATOMIC_RELAXED), 0))
-		return verbs_post_dead(qp, ctx, type);
+	if (__builtin_expect(head - tail >= qp->sq_depth, 0)) {
+		*st = ND_NO_MORE_ENTRIES;
+		return NULL;
+	}
+	if (__builtin_expect(__atomic_load_n(&ring->dead, __ATOMIC_RELAXED),
+			     0)) {
+		*st = verbs_post_dead(qp, ctx, type);
+		return NULL;
+	}
 	s = &ring->sq[head & qp->sq_mask];
 	s->ctx = ctx;
 	s->seq = head;
 	s->type = (uint8_t)type;
 	s->flags = 0;
-	wr->send_flags = verbs_send_flags(flags);
+	sf = verbs_send_flags(flags);
 	if (flags & ND_OP_FLAG_SILENT_SUCCESS) {
 		/* Signal one in depth/2 silent requests so the ring moves;
 		 * its success is not reported. */
 		if (++qp->unsignaled >= (qp->sq_depth + 1) / 2) {
-			wr->send_flags |= IBV_SEND_SIGNALED;
+			sf |= IBV_SEND_SIGNALED;
 			s->flags = VERBS_SLOT_SWALLOW;
 			qp->unsignaled = 0;
 		}
@@ -194,13 +207,105 @@ VERBS_FAST nd_status verbs_post_sq(struct verbs_qp *qp, struct ibv_send_wr *wr,
 	/* Behind a Read that has not completed (reads_complete_late). */
 	if (__builtin_expect(qp->fence_reads, 0) &&
 	    type != ND_REQUEST_TYPE_READ && (int32_t)(qp->last_read - tail) > 0)
-		wr->send_flags |= IBV_SEND_FENCE;
+		sf |= IBV_SEND_FENCE;
+	*send_flags = sf;
+	return s;
+}
+
+/* Claims the next send slot, posts wr with ibv_post_send, advances the
+ * head. */
+VERBS_FAST nd_status verbs_post_sq(struct verbs_qp *qp, struct ibv_send_wr *wr,
+				   void *ctx, uint32_t type, uint32_t flags)
+{
+	struct ibv_send_wr *bad;
+	unsigned sf;
+	nd_status st;
+	struct verbs_slot *s = verbs_sq_claim(qp, ctx, type, flags, &sf, &st);
+	int ret;
+
+	if (__builtin_expect(!s, 0))
+		return st;
+	wr->send_flags = sf;
 	wr->wr_id = (uintptr_t)s;
 	wr->next = NULL;
 	ret = ibv_post_send(qp->qp, wr, &bad);
 	if (__builtin_expect(ret, 0))
 		return verbs_post_error(ret);
-	qp->sq_head = head + 1;
+	qp->sq_head++;
+	return ND_SUCCESS;
+}
+
+/*
+ * A Send, Write or Read of at most one SGE through the extended QP's
+ * builders (qp->qpx): claims the slot, builds the request in the device's
+ * queue, advances the head. `type` is a constant at every call site, so
+ * the opcode choice folds away.
+ */
+VERBS_FAST nd_status verbs_post_x(struct verbs_qp *qp, void *ctx, uint32_t type,
+				  uint32_t flags, const struct nd_sge *sge,
+				  uint32_t nsge, uint64_t raddr, uint32_t rkey)
+{
+	struct ibv_qp_ex *x = qp->qpx;
+	unsigned sf;
+	nd_status st;
+	struct verbs_slot *s = verbs_sq_claim(qp, ctx, type, flags, &sf, &st);
+	int ret;
+
+	if (__builtin_expect(!s, 0))
+		return st;
+	ibv_wr_start(x);
+	x->wr_id = (uintptr_t)s;
+	/* IBV_SEND_INLINE stays in wr_flags: rxe (rdma-core 44) reads the
+	 * inline data only with it, and other devices ignore it there. */
+	x->wr_flags = sf;
+	if (type == ND_REQUEST_TYPE_SEND)
+		ibv_wr_send(x);
+	else if (type == ND_REQUEST_TYPE_WRITE)
+		ibv_wr_rdma_write(x, rkey, raddr);
+	else
+		ibv_wr_rdma_read(x, rkey, raddr);
+	if (!nsge)
+		ibv_wr_set_sge_list(x, 0, NULL);
+	else if (sf & IBV_SEND_INLINE)
+		ibv_wr_set_inline_data(x, sge->buffer, sge->buffer_length);
+	else
+		ibv_wr_set_sge(x, sge->memory_region_token,
+			       (uintptr_t)sge->buffer, sge->buffer_length);
+	ret = ibv_wr_complete(x);
+	if (__builtin_expect(ret, 0))
+		return verbs_post_error(ret);
+	qp->sq_head++;
+	return ND_SUCCESS;
+}
+
+/* Bind and Invalidate: ibv_post_send, or the builders on an extended QP
+ * (one QP posts through one API). Not the fast path. */
+static nd_status verbs_post_sq_any(struct verbs_qp *qp, struct ibv_send_wr *wr,
+				   void *ctx, uint32_t type, uint32_t flags)
+{
+	struct ibv_qp_ex *x = qp->qpx;
+	struct verbs_slot *s;
+	unsigned sf;
+	nd_status st;
+	int ret;
+
+	if (!x)
+		return verbs_post_sq(qp, wr, ctx, type, flags);
+	s = verbs_sq_claim(qp, ctx, type, flags, &sf, &st);
+	if (!s)
+		return st;
+	ibv_wr_start(x);
+	x->wr_id = (uintptr_t)s;
+	x->wr_flags = sf;
+	if (wr->opcode == IBV_WR_BIND_MW)
+		ibv_wr_bind_mw(x, wr->bind_mw.mw, wr->bind_mw.rkey,
+			       &wr->bind_mw.bind_info);
+	else
+		ibv_wr_local_inv(x, wr->invalidate_rkey);
+	ret = ibv_wr_complete(x);
+	if (ret)
+		return verbs_post_error(ret);
+	qp->sq_head++;
 	return ND_SUCCESS;
 }
 
@@ -224,100 +329,151 @@ VERBS_FAST nd_status verbs_check_out(const struct verbs_qp *qp,
 	return ND_SUCCESS;
 }
 
-VERBS_FAST nd_status verbs_send_body(struct nd_qp *pub, void *ctx,
-				     const struct nd_sge *sge, uint32_t nsge,
-				     uint32_t flags, bool compact)
+/*
+ * How a QP's requests reach the device, fixed when it is created:
+ * ibv_post_send, the same leaving out empty SGEs (zero_sge_quirk), or the
+ * extended QP's builders. Requests of several SGEs take ibv_post_send on
+ * an extended QP too: rxe (rdma-core 44) computes the length of a request
+ * built with ibv_wr_set_sge_list / ibv_wr_set_inline_data_list wrong, and
+ * one SGE is the case the builders make fast.
+ */
+enum verbs_post_mode {
+	VERBS_POST_WR,
+	VERBS_POST_WR_COMPACT,
+	VERBS_POST_X,
+};
+
+/* A request through ibv_post_send. */
+VERBS_FAST nd_status verbs_post_wr(struct verbs_qp *qp, void *ctx,
+				   uint32_t type, const struct nd_sge *sge,
+				   uint32_t nsge, uint64_t raddr, uint32_t rkey,
+				   uint32_t flags, bool compact)
 {
-	struct verbs_qp *qp = verbs_qp_of(pub);
 	struct nd_sge tmp[VERBS_SGE_TMP];
 	struct ibv_send_wr wr;
-	nd_status st = verbs_check_out(qp, sge, nsge, flags);
 
-	if (__builtin_expect(st != ND_SUCCESS, 0))
-		return st;
 	if (compact)
 		sge = verbs_sge_compact(sge, &nsge, tmp);
 	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
 	wr.num_sge = (int)nsge;
-	wr.opcode = IBV_WR_SEND;
-	return verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_SEND, flags);
+	wr.opcode = type == ND_REQUEST_TYPE_SEND    ? IBV_WR_SEND
+		    : type == ND_REQUEST_TYPE_WRITE ? IBV_WR_RDMA_WRITE
+						    : IBV_WR_RDMA_READ;
+	wr.wr.rdma.remote_addr = raddr;
+	wr.wr.rdma.rkey = rkey;
+	return verbs_post_sq(qp, &wr, ctx, type, flags);
 }
 
-static nd_status verbs_qp_send(struct nd_qp *pub, void *ctx,
-			       const struct nd_sge *sge, uint32_t nsge,
-			       uint32_t flags)
+/* Several SGEs on an extended QP: out of line, so that the builders' path
+ * keeps a small frame. */
+static __attribute__((noinline)) nd_status
+verbs_post_wr_list(struct verbs_qp *qp, void *ctx, uint32_t type,
+		   const struct nd_sge *sge, uint32_t nsge, uint64_t raddr,
+		   uint32_t rkey, uint32_t flags)
 {
-	return verbs_send_body(pub, ctx, sge, nsge, flags, false);
+	return verbs_post_wr(qp, ctx, type, sge, nsge, raddr, rkey, flags,
+			     false);
 }
 
-static nd_status verbs_qp_send_q(struct nd_qp *pub, void *ctx,
-				 const struct nd_sge *sge, uint32_t nsge,
-				 uint32_t flags)
+VERBS_FAST nd_status verbs_post_out(struct verbs_qp *qp, void *ctx,
+				    uint32_t type, const struct nd_sge *sge,
+				    uint32_t nsge, uint64_t raddr,
+				    uint32_t rkey, uint32_t flags,
+				    enum verbs_post_mode mode)
 {
-	return verbs_send_body(pub, ctx, sge, nsge, flags, true);
+	if (mode != VERBS_POST_X)
+		return verbs_post_wr(qp, ctx, type, sge, nsge, raddr, rkey,
+				     flags, mode == VERBS_POST_WR_COMPACT);
+	if (__builtin_expect(nsge > 1, 0))
+		return verbs_post_wr_list(qp, ctx, type, sge, nsge, raddr, rkey,
+					  flags);
+	return verbs_post_x(qp, ctx, type, flags, sge, nsge, raddr, rkey);
+}
+
+VERBS_FAST nd_status verbs_send_body(struct nd_qp *pub, void *ctx,
+				     const struct nd_sge *sge, uint32_t nsge,
+				     uint32_t flags, enum verbs_post_mode mode)
+{
+	struct verbs_qp *qp = verbs_qp_of(pub);
+	nd_status st = verbs_check_out(qp, sge, nsge, flags);
+
+	if (__builtin_expect(st != ND_SUCCESS, 0))
+		return st;
+	return verbs_post_out(qp, ctx, ND_REQUEST_TYPE_SEND, sge, nsge, 0, 0,
+			      flags, mode);
 }
 
 VERBS_FAST nd_status verbs_write_body(struct nd_qp *pub, void *ctx,
 				      const struct nd_sge *sge, uint32_t nsge,
 				      uint64_t raddr, uint32_t rkey,
-				      uint32_t flags, bool compact)
+				      uint32_t flags, enum verbs_post_mode mode)
 {
 	struct verbs_qp *qp = verbs_qp_of(pub);
-	struct nd_sge tmp[VERBS_SGE_TMP];
-	struct ibv_send_wr wr;
 	nd_status st = verbs_check_out(qp, sge, nsge, flags);
 
 	if (__builtin_expect(st != ND_SUCCESS, 0))
 		return st;
-	if (compact)
-		sge = verbs_sge_compact(sge, &nsge, tmp);
-	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
-	wr.num_sge = (int)nsge;
-	wr.opcode = IBV_WR_RDMA_WRITE;
-	wr.wr.rdma.remote_addr = raddr;
-	wr.wr.rdma.rkey = rkey;
-	return verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_WRITE, flags);
+	return verbs_post_out(qp, ctx, ND_REQUEST_TYPE_WRITE, sge, nsge, raddr,
+			      rkey, flags, mode);
 }
 
-static nd_status verbs_qp_write(struct nd_qp *pub, void *ctx,
-				const struct nd_sge *sge, uint32_t nsge,
-				uint64_t raddr, uint32_t rkey, uint32_t flags)
+/* The synchronous checks of a Read. */
+VERBS_FAST nd_status verbs_check_read(const struct verbs_qp *qp,
+				      const struct nd_sge *sge, uint32_t nsge)
 {
-	return verbs_write_body(pub, ctx, sge, nsge, raddr, rkey, flags, false);
-}
-
-static nd_status verbs_qp_write_q(struct nd_qp *pub, void *ctx,
-				  const struct nd_sge *sge, uint32_t nsge,
-				  uint64_t raddr, uint32_t rkey, uint32_t flags)
-{
-	return verbs_write_body(pub, ctx, sge, nsge, raddr, rkey, flags, true);
-}
-
-static nd_status verbs_qp_read(struct nd_qp *pub, void *ctx,
-			       const struct nd_sge *sge, uint32_t nsge,
-			       uint64_t raddr, uint32_t rkey, uint32_t flags)
-{
-	struct verbs_qp *qp = verbs_qp_of(pub);
-	struct ibv_send_wr wr;
-	nd_status st;
-
 	if (__builtin_expect(!qp->connected, 0))
 		return ND_CONNECTION_INVALID;
 	if (__builtin_expect(nsge > qp->max_read_sge, 0))
 		return ND_DATA_OVERRUN;
 	if (__builtin_expect(verbs_sge_bytes(sge, nsge) > qp->max_msg, 0))
 		return ND_BUFFER_OVERFLOW;
-	wr.sg_list = (struct ibv_sge *)(uintptr_t)sge;
-	wr.num_sge = (int)nsge;
-	wr.opcode = IBV_WR_RDMA_READ;
-	wr.wr.rdma.remote_addr = raddr;
-	wr.wr.rdma.rkey = rkey;
-	st = verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_READ,
-			   flags & ~ND_OP_FLAG_INLINE);
+	return ND_SUCCESS;
+}
+
+VERBS_FAST nd_status verbs_read_body(struct nd_qp *pub, void *ctx,
+				     const struct nd_sge *sge, uint32_t nsge,
+				     uint64_t raddr, uint32_t rkey,
+				     uint32_t flags, enum verbs_post_mode mode)
+{
+	struct verbs_qp *qp = verbs_qp_of(pub);
+	nd_status st = verbs_check_read(qp, sge, nsge);
+
+	if (__builtin_expect(st != ND_SUCCESS, 0))
+		return st;
+	/* Reads keep their SGEs as they are (mode never compacts them). */
+	st = verbs_post_out(qp, ctx, ND_REQUEST_TYPE_READ, sge, nsge, raddr,
+			    rkey, flags & ~ND_OP_FLAG_INLINE,
+			    mode == VERBS_POST_X ? mode : VERBS_POST_WR);
 	if (st == ND_SUCCESS)
 		qp->last_read = qp->sq_head;
 	return st;
 }
+
+/* One entry point per mode for each (the fast-ops tables below). */
+#define VERBS_OUT_ENTRIES(suffix, mode)                                        \
+	static nd_status verbs_qp_send##suffix(struct nd_qp *pub, void *ctx,   \
+					       const struct nd_sge *sge,       \
+					       uint32_t nsge, uint32_t flags)  \
+	{                                                                      \
+		return verbs_send_body(pub, ctx, sge, nsge, flags, mode);      \
+	}                                                                      \
+	static nd_status verbs_qp_write##suffix(                               \
+	    struct nd_qp *pub, void *ctx, const struct nd_sge *sge,            \
+	    uint32_t nsge, uint64_t raddr, uint32_t rkey, uint32_t flags)      \
+	{                                                                      \
+		return verbs_write_body(pub, ctx, sge, nsge, raddr, rkey,      \
+					flags, mode);                          \
+	}                                                                      \
+	static nd_status verbs_qp_read##suffix(                                \
+	    struct nd_qp *pub, void *ctx, const struct nd_sge *sge,            \
+	    uint32_t nsge, uint64_t raddr, uint32_t rkey, uint32_t flags)      \
+	{                                                                      \
+		return verbs_read_body(pub, ctx, sge, nsge, raddr, rkey,       \
+				       flags, mode);                           \
+	}
+VERBS_OUT_ENTRIES(, VERBS_POST_WR)
+VERBS_OUT_ENTRIES(_q, VERBS_POST_WR_COMPACT)
+VERBS_OUT_ENTRIES(_x, VERBS_POST_X)
 
 static nd_status verbs_qp_bind(struct nd_qp *pub, void *ctx, struct nd_mr *mrp,
 			       struct nd_mw *mwp, const void *buffer,
@@ -355,7 +511,7 @@ static nd_status verbs_qp_bind(struct nd_qp *pub, void *ctx, struct nd_mr *mrp,
 	wr.bind_mw.bind_info.mw_access_flags =
 	    ((flags & ND_OP_FLAG_ALLOW_READ) ? IBV_ACCESS_REMOTE_READ : 0) |
 	    ((flags & ND_OP_FLAG_ALLOW_WRITE) ? IBV_ACCESS_REMOTE_WRITE : 0);
-	st = verbs_post_sq(
+	st = verbs_post_sq_any(
 	    qp, &wr, ctx, ND_REQUEST_TYPE_BIND,
 	    flags & (ND_OP_FLAG_SILENT_SUCCESS | ND_OP_FLAG_READ_FENCE));
 	if (st != ND_SUCCESS)
@@ -392,7 +548,7 @@ static nd_status verbs_qp_invalidate(struct nd_qp *pub, void *ctx,
 	memset(&wr, 0, sizeof(wr));
 	wr.opcode = IBV_WR_LOCAL_INV;
 	wr.invalidate_rkey = mw->rkey;
-	st = verbs_post_sq(qp, &wr, ctx, ND_REQUEST_TYPE_INVALIDATE, flags);
+	st = verbs_post_sq_any(qp, &wr, ctx, ND_REQUEST_TYPE_INVALIDATE, flags);
 	if (st != ND_SUCCESS)
 		return st;
 	if (mw->bound) {
@@ -479,7 +635,7 @@ static const struct nd_qp_fast_ops verbs_qp_fast_q = {
     .receive = verbs_qp_receive_q,
     .bind = verbs_qp_bind,
     .invalidate = verbs_qp_invalidate,
-    .read = verbs_qp_read,
+    .read = verbs_qp_read_q,
     .write = verbs_qp_write_q,
 };
 
@@ -488,7 +644,7 @@ static const struct nd_qp_fast_ops verbs_qp_fast_srq_q = {
     .receive = verbs_qp_receive_srq,
     .bind = verbs_qp_bind,
     .invalidate = verbs_qp_invalidate,
-    .read = verbs_qp_read,
+    .read = verbs_qp_read_q,
     .write = verbs_qp_write_q,
 };
 
@@ -499,6 +655,24 @@ static const struct nd_qp_fast_ops verbs_qp_fast_srq = {
     .invalidate = verbs_qp_invalidate,
     .read = verbs_qp_read,
     .write = verbs_qp_write,
+};
+
+static const struct nd_qp_fast_ops verbs_qp_fast_x = {
+    .send = verbs_qp_send_x,
+    .receive = verbs_qp_receive,
+    .bind = verbs_qp_bind,
+    .invalidate = verbs_qp_invalidate,
+    .read = verbs_qp_read_x,
+    .write = verbs_qp_write_x,
+};
+
+static const struct nd_qp_fast_ops verbs_qp_fast_srq_x = {
+    .send = verbs_qp_send_x,
+    .receive = verbs_qp_receive_srq,
+    .bind = verbs_qp_bind,
+    .invalidate = verbs_qp_invalidate,
+    .read = verbs_qp_read_x,
+    .write = verbs_qp_write_x,
 };
 
 /* ---------------------------------------------------------------------------
@@ -821,6 +995,35 @@ static uint32_t max_u32(uint32_t a, uint32_t b)
 	return a > b ? a : b;
 }
 
+/* An extended QP where the adapter has one (*qpx set), else a plain one. */
+static struct ibv_qp *verbs_qp_create(struct verbs_adapter *a,
+				      struct ibv_qp_init_attr *ia,
+				      struct ibv_qp_ex **qpx)
+{
+	struct ibv_qp_init_attr_ex ix;
+	struct ibv_qp *qp;
+
+	*qpx = NULL;
+	if (!a->qp_ex_ops)
+		return ibv_create_qp(a->pd, ia);
+	memset(&ix, 0, sizeof(ix));
+	ix.qp_context = ia->qp_context;
+	ix.send_cq = ia->send_cq;
+	ix.recv_cq = ia->recv_cq;
+	ix.srq = ia->srq;
+	ix.cap = ia->cap;
+	ix.qp_type = ia->qp_type;
+	ix.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	ix.pd = a->pd;
+	ix.send_ops_flags = a->qp_ex_ops;
+	qp = ibv_create_qp_ex(a->ctx, &ix);
+	if (qp) {
+		ia->cap = ix.cap;
+		*qpx = ibv_qp_to_qp_ex(qp);
+	}
+	return qp;
+}
+
 nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
 			  struct nd_cq *scqp, struct nd_srq *srqp,
 			  void *context, uint32_t rq_depth, uint32_t sq_depth,
@@ -863,7 +1066,7 @@ nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
 	ia.cap.max_recv_sge = qp->srq ? 0 : max_u32(max_recv_sge, 1);
 	ia.cap.max_inline_data = inline_size;
 	ia.qp_type = IBV_QPT_RC;
-	qp->qp = ibv_create_qp(a->pd, &ia);
+	qp->qp = verbs_qp_create(a, &ia, &qp->qpx);
 	if (!qp->qp) {
 		ND_ERR(VERBS_LOG,
 		       "ibv_create_qp(rq %u sq %u sge %u/%u "
@@ -889,7 +1092,9 @@ nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
 	}
 	if (qp->srq)
 		verbs_qpn_add(a, qp->qp->qp_num, context);
-	if (a->zero_sge_quirk)
+	if (qp->qpx)
+		fast = qp->srq ? &verbs_qp_fast_srq_x : &verbs_qp_fast_x;
+	else if (a->zero_sge_quirk)
 		fast = qp->srq ? &verbs_qp_fast_srq_q : &verbs_qp_fast_q;
 	else
 		fast = qp->srq ? &verbs_qp_fast_srq : &verbs_qp_fast;
