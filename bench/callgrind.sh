@@ -10,7 +10,13 @@
 #   ours: verbs_qp_send*, verbs_qp_receive*, verbs_get_results_{ex,wc}
 #         (the provider's fast-path entries; the few instructions of nd.h's
 #         inline wrappers stay in the caller and are not counted)
-#   raw:  rv_post_send, rv_post_recv, rv_poll (thin non-inlined wrappers)
+#   raw:  rv_post_send(_ex), rv_post_recv, rv_poll (thin non-inlined
+#         wrappers), run three ways: sends through ibv_post_send; through
+#         the extended QP's builders (-X, ibv_wr_*: what the provider uses
+#         where the device has them; skipped where it does not); and the
+#         same with an idle second thread (-T: a process using the provider
+#         has its progress thread, and glibc's system calls, rxe's doorbell
+#         write() among them, cost more in a multi-threaded process)
 # Setup, control messages and warm-up cancel out: each side runs twice, with
 # BENCH_N1 and BENCH_N2 iterations (same warm-up), and the per-iteration
 # cost is the difference divided by N2 - N1. Busy-polling spins (empty
@@ -19,7 +25,8 @@
 # raw-verbs-pingpong for raw) and subtracted for every poll call that found
 # nothing (poll calls minus calls of dispatch / rv_dispatch, which run once
 # per non-empty poll).
-# Prints `ratio rxe0 callgrind ...: ours/raw` (lower is better; target <= 1.05).
+# Prints `ratio rxe0 callgrind ...: ours/raw` (lower is better; target <= 1.05)
+# against each raw variant.
 # Env: BENCH_N1 (200) BENCH_N2 (1000) BENCH_SIZE (8) BENCH_INLINE (64)
 #   BENCH_DEVICE (rxe0) BENCH_TIMEOUT (300 s per run) VM_TIMEOUT (1200 s).
 set -u
@@ -34,7 +41,7 @@ if [ "${1:-}" != --in-vm ]; then
 	# Build the two helpers on the host (the VM runs the same userspace).
 	mkdir -p "$build/bench" || exit 2
 	cc -O2 -g -fno-ipa-icf -Wall -Wextra -o "$build/bench/raw-verbs-pingpong" \
-		bench/raw-verbs-pingpong.c -lrdmacm -libverbs -lm || exit 2
+		bench/raw-verbs-pingpong.c -lrdmacm -libverbs -lm -pthread || exit 2
 	cc -O2 -g -Wall -Wextra -Iinclude -I"$build" -o "$build/bench/nd-emptypoll" bench/nd-emptypoll.c \
 		-L"$build/src" -lnetdirect -Wl,-rpath,"$build/src" || exit 2
 	env="BENCH_HOST_DATE='$(date -u '+%F %T UTC')' "
@@ -90,17 +97,17 @@ cgrun() {
 	pair "$out.log" "$name" "${srv[@]}" -- "${CG[@]}" --callgrind-out-file="$out" "$@"
 }
 
-# ours/raw post+poll figures of one run, into globals: post (Ir), poll (Ir),
-# pc (poll calls), ne (non-empty polls).
+# Figures of one run, into globals: post (Ir), poll (Ir), pc (poll calls),
+# ne (non-empty polls). WHO: ours or raw.
 measure() {
 	local f=$1 who=$2 a
 	if [ "$who" = ours ]; then
-		read -r _ a <<<"$(cgsum "$f" '^verbs_qp_send(_q)?$')"; post=$a
+		read -r _ a <<<"$(cgsum "$f" '^verbs_qp_send(_q|_x)?$')"; post=$a
 		read -r _ a <<<"$(cgsum "$f" '^verbs_qp_receive(_q|_srq)?$')"; post=$((post + a))
 		read -r pc poll <<<"$(cgsum "$f" '^verbs_get_results_(ex|wc)$')"
 		read -r ne _ <<<"$(cgsum "$f" '^dispatch$')"
 	else
-		read -r _ a <<<"$(cgsum "$f" '^rv_post_send$')"; post=$a
+		read -r _ a <<<"$(cgsum "$f" '^rv_post_send(_ex)?$')"; post=$a
 		read -r _ a <<<"$(cgsum "$f" '^rv_post_recv$')"; post=$((post + a))
 		read -r pc poll <<<"$(cgsum "$f" '^rv_poll$')"
 		read -r ne _ <<<"$(cgsum "$f" '^rv_dispatch$')"
@@ -108,13 +115,14 @@ measure() {
 }
 
 ok=1
+declare -A E=() # empty-poll cost per side
 # 1. empty-poll cost, each side
 o=$BENCH_TMP/nep.cg
 if timeout -k 5 "$T" "${CG[@]}" --callgrind-out-file="$o" "$NEP" "$ADDR" $EMPTY >"$o.log" 2>&1; then
 	read -r c ir <<<"$(cgsum "$o" '^verbs_get_results_(ex|wc)$')"
-	e_ours=$(awk -v c="$c" -v i="$ir" 'BEGIN { if (c > 0) printf "%.2f", i / c }')
+	E[ours]=$(awk -v c="$c" -v i="$ir" 'BEGIN { if (c > 0) printf "%.2f", i / c }')
 else
-	echo "# nd-emptypoll failed:" >&2; tail -n 5 "$o.log" >&2; e_ours=; ok=0
+	echo "# nd-emptypoll failed:" >&2; tail -n 5 "$o.log" >&2; ok=0
 fi
 
 declare -A R=()
@@ -124,16 +132,24 @@ for n in "$N1" "$N2"; do
 		"$ND_BIN/nd-pingpong" -S "$SIZE" -n "$n" -W $WARM -I "$INL" -t 60 -c "$ADDR:"; then
 		measure "$o" ours; R[ours.$n]="$post $poll $pc $ne"
 	else ok=0; fi
-	o=$BENCH_TMP/raw.$n.cg
-	if cgrun "$o" "raw-verbs-pingpong -n $n" "$RAWV" -s "$ADDR:0" -- \
-		"$RAWV" -S "$SIZE" -n "$n" -W $WARM -I "$INL" -E $EMPTY -c "$ADDR:"; then
-		measure "$o" raw; R[raw.$n]="$post $poll $pc $ne"
-		read -r c ir <<<"$(cgsum "$o" '^rv_poll_empty$')"
-		e_raw=$(awk -v c="$c" -v i="$ir" 'BEGIN { if (c > 0) printf "%.2f", i / c }')
-	else ok=0; fi
+	# raw: ibv_post_send; rawx: the builders (-X), where the device has
+	# them; rawxt: the same in a multi-threaded process (-T), as ours is
+	for who in raw rawx rawxt; do
+		case $who in raw) x=;; rawx) x=-X;; rawxt) x="-X -T";; esac
+		o=$BENCH_TMP/$who.$n.cg
+		# shellcheck disable=SC2086  # $x: zero, one or two options
+		if cgrun "$o" "raw-verbs-pingpong $x -n $n" "$RAWV" -s "$ADDR:0" -- \
+			"$RAWV" -S "$SIZE" -n "$n" -W $WARM -I "$INL" -E $EMPTY $x -c "$ADDR:"; then
+			measure "$o" raw; R[$who.$n]="$post $poll $pc $ne"
+			read -r c ir <<<"$(cgsum "$o" '^rv_poll_empty$')"
+			E[$who]=$(awk -v c="$c" -v i="$ir" 'BEGIN { if (c > 0) printf "%.2f", i / c }')
+		elif [ $who != raw ] && grep -q rdma_create_qp_ex "$o.log"; then
+			note "$DEV has no extended QP (ibv_wr_*): raw-verbs-pingpong -X skipped"
+		else ok=0; fi
+	done
 done
 
-# per_iter WHO E: instructions per iteration, with and without the empty polls.
+# per_iter WHO: per iteration "post all empties net".
 per_iter() {
 	local a b
 	read -r -a a <<<"${R[$1.$N1]:-}"
@@ -141,7 +157,7 @@ per_iter() {
 	if [ ${#a[@]} != 4 ] || [ ${#b[@]} != 4 ]; then echo "n/a n/a n/a n/a"; return; fi
 	awk -v p1="${a[0]}" -v q1="${a[1]}" -v c1="${a[2]}" -v k1="${a[3]}" \
 	    -v p2="${b[0]}" -v q2="${b[1]}" -v c2="${b[2]}" -v k2="${b[3]}" \
-	    -v e="${2:-0}" -v d="$((N2 - N1))" 'BEGIN {
+	    -v e="${E[$1]:-${E[raw]:-0}}" -v d="$((N2 - N1))" 'BEGIN {
 		raw = ((p2 + q2) - (p1 + q1)) / d
 		post = (p2 - p1) / d
 		empties = ((c2 - k2) - (c1 - k1)) / d
@@ -152,13 +168,29 @@ per_iter() {
 echo
 note "instructions (Ir) per iteration, from the difference of the $N1- and $N2-iteration runs"
 note "post = send + receive posting; all = post + every poll; empty polls per iteration; net = all - empty polls x empty-poll cost"
-printf '# %-22s %10s %10s %12s %10s %10s\n' side post all empty/iter e_empty net
-read -r po al em ne_o <<<"$(per_iter ours "${e_ours:-}")"
-printf '# %-22s %10s %10s %12s %10s %10s\n' "nd-pingpong (verbs)" "$po" "$al" "$em" "${e_ours:-n/a}" "$ne_o"
-read -r po_r al_r em_r ne_r <<<"$(per_iter raw "${e_raw:-}")"
-printf '# %-22s %10s %10s %12s %10s %10s\n' "raw-verbs-pingpong" "$po_r" "$al_r" "$em_r" "${e_raw:-n/a}" "$ne_r"
+printf '# %-32s %8s %8s %11s %8s %8s\n' side post all empty/iter e_empty net
+declare -A P=() N=()
+for who in ours raw rawx rawxt; do
+	case $who in
+	ours) label="nd-pingpong (verbs)";;
+	raw) label="raw-verbs-pingpong (post_send)";;
+	rawx) label="raw-verbs-pingpong -X (wr_*)";;
+	rawxt) label="raw-verbs-pingpong -X -T (+thread)";;
+	esac
+	[ -n "${R[$who.$N2]:-}" ] || continue
+	read -r po al em ne <<<"$(per_iter $who)"
+	P[$who]=$po; N[$who]=$ne
+	printf '# %-32s %8s %8s %11s %8s %8s\n' "$label" "$po" "$al" "$em" "${E[$who]:-${E[raw]:-n/a}}" "$ne"
+done
 [ $ok = 1 ] || note "some runs failed (see above): ratios from what ran"
-echo "ratio $DEV callgrind post+poll Ir/iteration, empty polls removed (target <= 1.05): $(ratio "${ne_o/n\/a/}" "${ne_r/n\/a/}")"
-echo "ratio $DEV callgrind post-only Ir/iteration: $(ratio "${po/n\/a/}" "${po_r/n\/a/}")"
-echo "ratio $DEV callgrind empty-poll Ir/call: $(ratio "${e_ours:-}" "${e_raw:-}")"
+na() { [ "$1" = n/a ] && echo || echo "$1"; }
+for who in raw rawx rawxt; do
+	[ -n "${N[$who]:-}" ] || continue
+	case $who in
+	raw) api=ibv_post_send;; rawx) api="ibv_wr_*";; rawxt) api="ibv_wr_*, multi-threaded";;
+	esac
+	echo "ratio $DEV callgrind post+poll Ir/iteration vs raw $api, empty polls removed (target <= 1.05): $(ratio "$(na "${N[ours]}")" "$(na "${N[$who]}")")"
+	echo "ratio $DEV callgrind post-only Ir/iteration vs raw $api: $(ratio "$(na "${P[ours]}")" "$(na "${P[$who]}")")"
+done
+echo "ratio $DEV callgrind empty-poll Ir/call: $(ratio "${E[ours]:-}" "${E[raw]:-}")"
 exit 0

@@ -5,6 +5,7 @@
  *
  *   raw-verbs-pingpong -s IP[:PORT]                    server (one client)
  *   raw-verbs-pingpong -c IP[:PORT] [-S size] [-n N] [-W N] [-I inline] [-E N]
+ *                      [-X] [-T]
  *
  * Connection through rdma_cm (works on RoCE and iWARP); the client's
  * parameters travel in the connect private data. Both sides busy-poll one
@@ -14,6 +15,13 @@
  * can count their inclusive instructions (rv_dispatch runs once per
  * non-empty poll); -E N ends the client with N polls
  * of the empty CQ through rv_poll_empty (the cost of one empty poll).
+ * -X posts the client's sends through the extended QP's builders
+ * (ibv_wr_start / ibv_wr_send / ibv_wr_set_* / ibv_wr_complete, in
+ * rv_post_send_ex), the path the verbs provider takes where the device has
+ * it; without it, ibv_post_send. -T starts one idle thread first, so that
+ * the process is multi-threaded as one using the provider (with its
+ * progress thread) is: glibc's system call wrappers (rxe's doorbell
+ * write()) take a longer path then.
  * Output: the nd-* tools' table, one-way time = round trip / 2.
  */
 #define _GNU_SOURCE
@@ -21,7 +29,9 @@
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <rdma/rdma_cma.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +55,18 @@ static struct ibv_cq *cq;
 static struct ibv_mr *mr;
 static char *mem;
 static struct params P;
-static uint32_t slot; /* bytes per buffer slot */
+static bool use_wr;	      /* -X: post sends through ibv_wr_* */
+static struct ibv_qp_ex *qpx; /* the QP's builders, with -X */
+static uint32_t slot;	      /* bytes per buffer slot */
 static int sq_out, rx_ready, rx_slot[DEPTH], rx_head, rx_tail;
+
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
 
 static void fail(const char *what)
 {
@@ -76,6 +96,22 @@ __attribute__((noinline)) int rv_post_send(void *buf, uint32_t len,
 	if (len <= P.inl)
 		wr.send_flags |= IBV_SEND_INLINE;
 	return ibv_post_send(id->qp, &wr, &bad);
+}
+
+__attribute__((noinline)) int rv_post_send_ex(void *buf, uint32_t len,
+					      uint64_t ctx)
+{
+	ibv_wr_start(qpx);
+	qpx->wr_id = ctx;
+	/* rxe (rdma-core 44) needs IBV_SEND_INLINE for inline data. */
+	qpx->wr_flags =
+	    IBV_SEND_SIGNALED | (len <= P.inl ? IBV_SEND_INLINE : 0);
+	ibv_wr_send(qpx);
+	if (len <= P.inl)
+		ibv_wr_set_inline_data(qpx, buf, len);
+	else
+		ibv_wr_set_sge(qpx, mr->lkey, (uintptr_t)buf, len);
+	return ibv_wr_complete(qpx);
 }
 
 __attribute__((noinline)) int rv_post_recv(uint32_t s)
@@ -142,7 +178,8 @@ static void send_msg(uint64_t k)
 {
 	while (sq_out >= DEPTH / 2)
 		progress();
-	if (rv_post_send(mem + (k & 1) * slot, P.size, k))
+	if ((use_wr ? rv_post_send_ex : rv_post_send)(mem + (k & 1) * slot,
+						      P.size, k))
 		fail("ibv_post_send");
 	sq_out++;
 }
@@ -188,7 +225,19 @@ static void setup_qp(struct rdma_cm_id *cid)
 	qa.cap.max_recv_wr = DEPTH;
 	qa.cap.max_send_sge = qa.cap.max_recv_sge = 1;
 	qa.cap.max_inline_data = P.inl;
-	if (rdma_create_qp(cid, pd, &qa))
+	if (use_wr) {
+		struct ibv_qp_init_attr_ex qx = {0};
+		qx.send_cq = qx.recv_cq = cq;
+		qx.qp_type = IBV_QPT_RC;
+		qx.cap = qa.cap;
+		qx.pd = pd;
+		qx.comp_mask =
+		    IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+		qx.send_ops_flags = IBV_QP_EX_WITH_SEND;
+		if (rdma_create_qp_ex(cid, &qx))
+			fail("rdma_create_qp_ex");
+		qpx = ibv_qp_to_qp_ex(cid->qp);
+	} else if (rdma_create_qp(cid, pd, &qa))
 		fail("rdma_create_qp");
 	id = cid;
 	for (int s = 0; s < NRECV; s++)
@@ -245,7 +294,7 @@ int main(int argc, char **argv)
 
 	P.inl = 64;
 	P.warmup = ~0ull;
-	while ((opt = getopt(argc, argv, "s:c:S:n:W:I:E:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:c:S:n:W:I:E:XTh")) != -1) {
 		switch (opt) {
 		case 's':
 		case 'c':
@@ -264,13 +313,23 @@ int main(int argc, char **argv)
 		case 'I':
 			P.inl = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
+		case 'X':
+			use_wr = true;
+			break;
+		case 'T': {
+			pthread_t t;
+			if (pthread_create(&t, NULL, idle_thread, NULL))
+				fail("pthread_create");
+			pthread_detach(t);
+			break;
+		}
 		case 'E':
 			empty = strtoull(optarg, NULL, 0);
 			break;
 		default:
 			fprintf(
 			    stderr,
-			    "usage: %s (-s|-c) IP[:port] [-S size] [-n iters] [-W warmup] [-I inline] [-E empty_polls]\n",
+			    "usage: %s (-s|-c) IP[:port] [-S size] [-n iters] [-W warmup] [-I inline] [-E empty_polls] [-X] [-T]\n",
 			    prog);
 			return 2;
 		}
