@@ -66,6 +66,12 @@ struct verbs_transport {
 	/* Private data: connect (REQ/MPA request), accept and reject. */
 	uint32_t max_caller_data;
 	uint32_t max_callee_data;
+	/* rdma_connect may block for the TCP handshake (siw on Linux 6.1
+	 * connects its socket synchronously, for the kernel's SYN retries:
+	 * about two minutes to a silent address). It runs on a worker
+	 * thread of its own, bounded by VERBS_CONNECT_MS; IB/RoCE's only
+	 * sends a CM REQ and stays on the progress thread. */
+	bool connect_blocks;
 };
 
 /* ---------------------------------------------------------------------------
@@ -164,6 +170,10 @@ struct verbs_adapter {
 	/* QPs moved to ERR whose device may never complete some requests
 	 * (flush_may_lose): checked by the progress thread. Under cm_lock. */
 	struct verbs_qp *stragglers;
+	/* Connect attempts whose worker is inside rdma_connect
+	 * (connect_blocks): their deadlines are checked by the progress
+	 * thread. Under cm_lock. */
+	struct verbs_attempt *attempts;
 
 	/* qp_num -> QP context, for SRQ completions */
 	pthread_rwlock_t qpn_lock;
@@ -313,6 +323,9 @@ struct verbs_conn {
 	bool has_peer_data;
 	uint8_t my_pdata[VERBS_PDATA_MAX];
 	uint8_t peer_pdata[VERBS_PDATA_MAX];
+	/* The attempt whose worker is inside rdma_connect on `id`, if any:
+	 * the id may not be destroyed before that call returns. */
+	struct verbs_attempt *attempt;
 };
 
 struct verbs_req {
@@ -396,6 +409,10 @@ nd_status verbs_create_connector(struct nd_adapter_base *ab,
 nd_status verbs_create_listener(struct nd_adapter_base *ab,
 				struct nd_listener **out);
 void verbs_cm_event(struct verbs_adapter *a);
+/* Progress thread: ends the Connects whose rdma_connect worker is past its
+ * deadline (ND_IO_TIMEOUT). Returns the epoll timeout it needs (ms, -1:
+ * none). */
+int verbs_cm_expire(struct verbs_adapter *a);
 /* QP released while linked: implicit disconnect. cm_lock held. */
 void verbs_conn_qp_closed(struct verbs_conn *c);
 

@@ -20,14 +20,40 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define VERBS_RESOLVE_MS    2000
 /* rnr_retry asked of the peer: finite (a send with no receive fails with
  * ND_IO_TIMEOUT), infinite for QPs on an SRQ (hardware flow control). */
 #define VERBS_RNR_RETRY	    6
 #define VERBS_RNR_RETRY_SRQ 7
+/* How long a Connect may wait for rdma_connect on a transport where it
+ * blocks (connect_blocks) before it completes ND_IO_TIMEOUT: the tcp
+ * provider's handshake bound. */
+#define VERBS_CONNECT_MS    10000
+
+/*
+ * One rdma_connect running on a worker thread (connect_blocks). The worker
+ * holds a reference on the connector (which holds the adapter) and on the
+ * QP the kernel was given, so nothing it uses goes away under it. While it
+ * is inside rdma_connect the cm_id belongs to the attempt: a connector that
+ * gives up (cancel, release, deadline) only lets go of it, and the worker
+ * dooms it once the call has returned. Under cm_lock except id and cp,
+ * which only the worker uses once it runs.
+ */
+struct verbs_attempt {
+	struct verbs_attempt *next; /* a->attempts */
+	struct verbs_conn *c;	    /* referenced */
+	struct verbs_qp *qp;	    /* referenced */
+	struct rdma_cm_id *id;
+	struct rdma_conn_param cp;
+	uint8_t pdata[VERBS_PDATA_MAX];
+	uint64_t deadline; /* ms, CLOCK_MONOTONIC */
+	bool abandoned;	   /* the connector let go: doom the id */
+};
 
 /* References to drop once cm_lock is released. */
 struct verbs_puts {
@@ -55,6 +81,14 @@ static uint32_t umin(uint32_t a, uint32_t b)
 	return a < b ? a : b;
 }
 
+static uint64_t cm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static uint64_t verbs_id_guid(struct rdma_cm_id *id)
 {
 	return id && id->verbs ? be64toh(ibv_get_device_guid(id->verbs->device))
@@ -80,6 +114,27 @@ static int verbs_new_id(struct verbs_adapter *a, struct rdma_cm_id **id,
 		return err;
 	}
 	return 0;
+}
+
+/*
+ * The connector lets go of its cm_id: the one place that decides when the id
+ * is destroyed. While a connect worker is inside rdma_connect on it,
+ * destroying it would wait for that call to return (the kernel waits for
+ * the id's references), up to the kernel's SYN retries, on the progress
+ * thread: the attempt keeps the id (its events ignored meanwhile) and the
+ * worker dooms it once the call has returned. cm_lock held.
+ */
+static void conn_drop_id(struct verbs_conn *c)
+{
+	if (c->attempt) {
+		c->attempt->abandoned = true;
+		c->attempt = NULL;
+		if (c->id)
+			c->id->context = NULL;
+	} else {
+		verbs_doom_id(c->ad, c->id);
+	}
+	c->id = NULL;
 }
 
 /* ---------------------------------------------------------------------------
@@ -231,8 +286,7 @@ static nd_status verbs_conn_connect(struct nd_connector_base *b,
 		break;
 	case VC_FAILED:
 		/* A failed attempt left nothing behind: start over. */
-		verbs_doom_id(a, c->id);
-		c->id = NULL;
+		conn_drop_id(c);
 		c->has_peer_data = false;
 		c->iw_established = false;
 		c->state = VC_IDLE;
@@ -614,8 +668,6 @@ void verbs_conn_qp_closed(struct verbs_conn *c)
 /* Stops whatever is in progress. cm_lock held. */
 static void conn_abort(struct verbs_conn *c, struct verbs_puts *p)
 {
-	struct verbs_adapter *a = c->ad;
-
 	switch (c->state) {
 	case VC_CONNECTED:
 	case VC_ACCEPTING:
@@ -638,8 +690,7 @@ static void conn_abort(struct verbs_conn *c, struct verbs_puts *p)
 	case VC_RESOLVING:
 	case VC_CONNECTING:
 		/* Destroying the id abandons the attempt. */
-		verbs_doom_id(a, c->id);
-		c->id = NULL;
+		conn_drop_id(c);
 		conn_unlink_qp(c, p);
 		break;
 	default:
@@ -671,8 +722,7 @@ static void verbs_conn_close(struct nd_object *obj)
 
 	pthread_mutex_lock(&a->cm_lock);
 	conn_abort(c, &p);
-	verbs_doom_id(a, c->id);
-	c->id = NULL;
+	conn_drop_id(c);
 	c->state = VC_CLOSED;
 	pthread_mutex_unlock(&a->cm_lock);
 	puts_run(&p);
@@ -687,8 +737,7 @@ static void verbs_conn_destroy(struct nd_object *obj)
 	if (c->id || c->qp) {
 		pthread_mutex_lock(&a->cm_lock);
 		conn_unlink_qp(c, &p);
-		verbs_doom_id(a, c->id);
-		c->id = NULL;
+		conn_drop_id(c);
 		pthread_mutex_unlock(&a->cm_lock);
 		puts_run(&p);
 	}
@@ -996,6 +1045,121 @@ static void cm_accept_failed(struct verbs_conn *c, nd_status st,
 	nd_ov_finish(&c->base.obj, VK_ACCEPT, st);
 }
 
+/* rdma_connect failed with `err`. */
+static void cm_connect_error(struct verbs_conn *c, int err,
+			     struct verbs_puts *p)
+{
+	/* iWARP reports a refused or unanswered TCP connect here: an
+	 * outcome the caller gets as a status, not a fault of ours. */
+	ND_LOG(err == ECONNREFUSED || err == ETIMEDOUT ? ND_LOG_INFO
+						       : ND_LOG_ERROR,
+	       VERBS_LOG, "rdma_connect: %s", strerror(err));
+	cm_connect_failed(c, verbs_errno_status(err), p);
+}
+
+static void conn_worker_unlist(struct verbs_adapter *a,
+			       struct verbs_attempt *at)
+{
+	for (struct verbs_attempt **pp = &a->attempts; *pp; pp = &(*pp)->next) {
+		if (*pp == at) {
+			*pp = at->next;
+			break;
+		}
+	}
+}
+
+/* The connect worker: rdma_connect without cm_lock, then the outcome. */
+static void *conn_worker(void *arg)
+{
+	struct verbs_attempt *at = arg;
+	struct verbs_conn *c = at->c;
+	struct verbs_adapter *a = c->ad;
+	struct verbs_puts p = {0};
+	int err = 0;
+
+	if (rdma_connect(at->id, &at->cp))
+		err = errno;
+
+	pthread_mutex_lock(&a->cm_lock);
+	conn_worker_unlist(a, at);
+	if (at->abandoned) {
+		ND_DEBUG(VERBS_LOG, "abandoned rdma_connect returned: %s",
+			 strerror(err));
+		verbs_doom_id(a, at->id);
+	} else {
+		c->attempt = NULL;
+		/* On success the CM's events carry on (they may already
+		 * have: the state was set before the worker started). */
+		if (err && c->state == VC_CONNECTING)
+			cm_connect_error(c, err, &p);
+	}
+	pthread_mutex_unlock(&a->cm_lock);
+	puts_run(&p);
+	nd_object_put(&at->qp->base.obj);
+	free(at);
+	/* May be the last reference of the connector and of the adapter:
+	 * their teardown runs here, with no lock of ours held. */
+	nd_object_put(&c->base.obj);
+	return NULL;
+}
+
+/* Starts a connect worker for c (state VC_CONNECTING once this returns
+ * 0). cm_lock held. */
+static int conn_worker_start(struct verbs_conn *c,
+			     const struct rdma_conn_param *cp,
+			     struct verbs_puts *p)
+{
+	struct verbs_adapter *a = c->ad;
+	struct verbs_attempt *at = calloc(1, sizeof(*at));
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t th;
+	int err;
+
+	if (!at)
+		return ENOMEM;
+	at->c = c;
+	at->qp = c->qp;
+	at->id = c->id;
+	at->cp = *cp;
+	/* its own copy: a new Connect may reuse the connector's buffer
+	 * while an abandoned worker is still inside rdma_connect */
+	if (cp->private_data_len) {
+		memcpy(at->pdata, cp->private_data, cp->private_data_len);
+		at->cp.private_data = at->pdata;
+	}
+	at->deadline = cm_now_ms() + VERBS_CONNECT_MS;
+	nd_object_retain(&c->base.obj);
+	nd_object_retain(&c->qp->base.obj);
+	/* Set before the worker runs: ESTABLISHED or REJECTED may reach the
+	 * progress thread before the worker is back from rdma_connect. */
+	c->state = VC_CONNECTING;
+	c->attempt = at;
+	at->next = a->attempts;
+	a->attempts = at;
+
+	/* The worker takes no signals of the application's (it inherits this
+	 * thread's mask). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_attr_init(&attr);
+	if (!err) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		err = pthread_create(&th, &attr, conn_worker, at);
+		pthread_attr_destroy(&attr);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		conn_worker_unlist(a, at);
+		c->attempt = NULL;
+		puts_add(p, &at->qp->base.obj);
+		puts_add(p, &c->base.obj);
+		free(at);
+		return err;
+	}
+	return 0;
+}
+
 static void cm_route_resolved(struct verbs_conn *c, struct verbs_puts *p)
 {
 	struct rdma_conn_param cp;
@@ -1008,16 +1172,60 @@ static void cm_route_resolved(struct verbs_conn *c, struct verbs_puts *p)
 		return;
 	}
 	conn_param_init(c, &cp, c->in_limit, c->out_limit);
+	if (c->ad->tp->connect_blocks) {
+		/* Not on this thread, which serves the whole adapter, nor
+		 * under cm_lock: the call may block for minutes. */
+		err = conn_worker_start(c, &cp, p);
+		if (err) {
+			ND_ERR(VERBS_LOG, "connect worker: %s", strerror(err));
+			cm_connect_failed(c, verbs_errno_status(err), p);
+		}
+		return;
+	}
 	if (rdma_connect(c->id, &cp)) {
-		err = errno;
-		/* iWARP reports a refused TCP connect here: an outcome the
-		 * caller gets as a status, not a fault of ours. */
-		ND_LOG(err == ECONNREFUSED ? ND_LOG_INFO : ND_LOG_ERROR,
-		       VERBS_LOG, "rdma_connect: %s", strerror(err));
-		cm_connect_failed(c, verbs_errno_status(err), p);
+		cm_connect_error(c, errno, p);
 		return;
 	}
 	c->state = VC_CONNECTING;
+}
+
+int verbs_cm_expire(struct verbs_adapter *a)
+{
+	struct verbs_puts p = {0};
+	struct verbs_attempt *at;
+	uint64_t now;
+	int timeout;
+
+again:
+	timeout = -1;
+	now = cm_now_ms();
+	pthread_mutex_lock(&a->cm_lock);
+	for (at = a->attempts; at; at = at->next) {
+		struct verbs_conn *c = at->c;
+		/* Abandoned ones wait for nothing; a Connect that already
+		 * has its outcome from the CM's events is not cut short. */
+		if (at->abandoned || c->state != VC_CONNECTING)
+			continue;
+		if (now < at->deadline) {
+			uint64_t left = at->deadline - now;
+			if (timeout < 0 || left < (uint64_t)timeout)
+				timeout = (int)left;
+			continue;
+		}
+		ND_INFO(VERBS_LOG, "rdma_connect: no answer within %d ms",
+			VERBS_CONNECT_MS);
+		conn_drop_id(c);
+		cm_connect_failed(c, ND_IO_TIMEOUT, &p);
+		if (p.n + 1 >= sizeof(p.o) / sizeof(p.o[0])) {
+			/* the list may change once the lock is dropped */
+			pthread_mutex_unlock(&a->cm_lock);
+			puts_run(&p);
+			goto again;
+		}
+	}
+	pthread_mutex_unlock(&a->cm_lock);
+	puts_run(&p);
+	return timeout;
 }
 
 static void cm_peer_gone(struct verbs_conn *c, struct verbs_puts *p)

@@ -67,6 +67,8 @@ static const struct verbs_transport verbs_transports[] = {
 	    .max_read_sge = 1,
 	    .max_caller_data = 251,
 	    .max_callee_data = 251,
+	    /* siw connects its TCP socket inside rdma_connect */
+	    .connect_blocks = true,
 	},
 };
 
@@ -466,6 +468,10 @@ static void *verbs_progress(void *arg)
 		}
 		verbs_reap_doomed(a);
 		timeout = verbs_reap_stragglers(a);
+		/* the nearer of the two; -1 (idle) only if neither waits */
+		int cm_timeout = verbs_cm_expire(a);
+		if (cm_timeout >= 0 && (timeout < 0 || cm_timeout < timeout))
+			timeout = cm_timeout;
 		if (__atomic_load_n(&a->destroy_in_thread, __ATOMIC_ACQUIRE)) {
 			/* The last reference went away on this thread. */
 			pthread_detach(pthread_self());

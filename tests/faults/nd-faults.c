@@ -50,6 +50,8 @@
 /* A connect to a silent address must end within the provider's connect
  * timeout; this is how long the test waits for it. */
 #define SILENT_BOUND_MS	 30000
+/* A cancel or release that must not wait for the network. */
+#define PROMPT_MS	 3000
 /* A peer that is never killed exits on its own after this long. */
 #define PEER_LIFETIME_MS 120000
 
@@ -690,7 +692,13 @@ static void link_check_untouched(struct link *l)
 
 /* --- the survivor moves data on a new connection ----------------------- */
 
-static void survivor_moves_data(struct tc *t)
+/*
+ * Connects a new pair on the adapter, moves data both ways and releases it.
+ * ac, aqp, acq: objects of the caller's for the active side instead of new
+ * ones (the pair releases them), or NULL.
+ */
+static void moves_data_with(struct tc *t, struct nd_connector *ac,
+			    struct nd_qp *aqp, struct nd_cq *acq)
 {
 	const uint32_t len = min_u32(MiB, t->info.max_transfer_length);
 	uint8_t *a = tc_alloc(3 * (size_t)len), *p = tc_alloc(2 * (size_t)len);
@@ -705,6 +713,18 @@ static void survivor_moves_data(struct tc *t)
 	struct tc_pair pair;
 
 	tc_pair_init(t, &pair, NULL);
+	if (ac) {
+		assert_int_equal(nd_connector_release(pair.ac), ND_SUCCESS);
+		pair.ac = ac;
+	}
+	if (aqp) {
+		assert_int_equal(nd_qp_release(pair.aqp), ND_SUCCESS);
+		pair.aqp = aqp;
+	}
+	if (acq) {
+		assert_int_equal(nd_cq_release(pair.acq), ND_SUCCESS);
+		pair.acq = acq;
+	}
 	assert_int_equal(nd_qp_receive(pair.pqp, NULL, &r, 1), ND_SUCCESS);
 	r.buffer = p + len;
 	r.buffer_length = 0;
@@ -751,6 +771,11 @@ static void survivor_moves_data(struct tc *t)
 	tc_dereg(pmr);
 	free(a);
 	free(p);
+}
+
+static void survivor_moves_data(struct tc *t)
+{
+	moves_data_with(t, NULL, NULL, NULL);
 }
 
 /* --- bookkeeping of the survivor's requests ---------------------------- */
@@ -1731,74 +1756,183 @@ static void test_connect_killed_listener(void **state)
  * kernel drops every further SYN. verbs: ND_TEST_SILENT_ADDR, an address
  * on the device's network that no host has (ARP goes unanswered).
  */
+struct silent {
+	struct sockaddr_storage dest;
+	int lfd, cfd;
+};
+
+/* NULL, or why there is no silent address to test with. */
+static const char *silent_open(struct tc *t, struct silent *s)
+{
+	struct sockaddr_storage *dest = &s->dest;
+	const char *addr;
+
+	s->lfd = s->cfd = -1;
+	*dest = t->addr;
+	if (is_provider(t, "tcp")) {
+		socklen_t len = sizeof(*dest);
+		s->lfd = socket(dest->ss_family, SOCK_STREAM, 0);
+		assert_true(s->lfd >= 0);
+		assert_int_equal(
+		    bind(s->lfd, (struct sockaddr *)dest, ss_len(dest)), 0);
+		assert_int_equal(listen(s->lfd, 0), 0);
+		assert_int_equal(
+		    getsockname(s->lfd, (struct sockaddr *)dest, &len), 0);
+		s->cfd = socket(dest->ss_family, SOCK_STREAM, 0);
+		assert_int_equal(
+		    connect(s->cfd, (struct sockaddr *)dest, ss_len(dest)), 0);
+		return NULL;
+	}
+	addr = getenv("ND_TEST_SILENT_ADDR");
+	if (!addr || !*addr)
+		return "ND_TEST_SILENT_ADDR is not set (an address on the "
+		       "device's network that nobody answers)";
+	memset(dest, 0, sizeof(*dest));
+	if (strchr(addr, ':')) {
+		dest->ss_family = AF_INET6;
+		assert_int_equal(
+		    inet_pton(AF_INET6, addr,
+			      &((struct sockaddr_in6 *)dest)->sin6_addr),
+		    1);
+	} else {
+		dest->ss_family = AF_INET;
+		assert_int_equal(
+		    inet_pton(AF_INET, addr,
+			      &((struct sockaddr_in *)dest)->sin_addr),
+		    1);
+	}
+	set_port(dest, 4791);
+	return NULL;
+}
+
+static void silent_close(struct silent *s)
+{
+	if (s->cfd >= 0)
+		close(s->cfd);
+	if (s->lfd >= 0)
+		close(s->lfd);
+}
+
+/* How a Connect to a silent address may end. */
+static bool silent_status_ok(nd_status st)
+{
+	return st == ND_IO_TIMEOUT || st == ND_TIMEOUT ||
+	       st == ND_HOST_UNREACHABLE || st == ND_NETWORK_UNREACHABLE;
+}
+
 static void test_connect_silent_address(void **state)
 {
 	struct tc *t = *state;
-	struct sockaddr_storage dest = t->addr;
-	int lfd = -1, cfd = -1;
+	const char *why;
+	struct silent s;
 	struct attempt a;
 	nd_status st;
 
-	if (is_provider(t, "tcp")) {
-		socklen_t len = sizeof(dest);
-		lfd = socket(dest.ss_family, SOCK_STREAM, 0);
-		assert_true(lfd >= 0);
-		assert_int_equal(
-		    bind(lfd, (struct sockaddr *)&dest, ss_len(&dest)), 0);
-		assert_int_equal(listen(lfd, 0), 0);
-		assert_int_equal(
-		    getsockname(lfd, (struct sockaddr *)&dest, &len), 0);
-		cfd = socket(dest.ss_family, SOCK_STREAM, 0);
-		assert_int_equal(
-		    connect(cfd, (struct sockaddr *)&dest, ss_len(&dest)), 0);
-	} else {
-		const char *silent = getenv("ND_TEST_SILENT_ADDR");
-		struct nd_adapter_identity id;
-		/* siw (Linux 6.1) connects its TCP socket with a blocking
-		 * kernel_connect() inside rdma_connect(): the call, and the
-		 * provider's progress thread with it, hangs for the kernel's
-		 * SYN retries (about two minutes), whatever the provider
-		 * does. */
-		if (nd_adapter_get_identity(t->ad, &id) == ND_SUCCESS &&
-		    strncmp(id.device, "siw", 3) == 0)
-			TC_SKIP("siw's rdma_connect blocks in the kernel's TCP "
-				"connect for the SYN retries (~2 min): no "
-				"bounded connect on this device");
-		if (!silent || !*silent)
-			TC_SKIP("ND_TEST_SILENT_ADDR is not set (an address "
-				"on the device's network that nobody answers)");
-		memset(&dest, 0, sizeof(dest));
-		if (strchr(silent, ':')) {
-			dest.ss_family = AF_INET6;
-			assert_int_equal(
-			    inet_pton(
-				AF_INET6, silent,
-				&((struct sockaddr_in6 *)&dest)->sin6_addr),
-			    1);
-		} else {
-			dest.ss_family = AF_INET;
-			assert_int_equal(
-			    inet_pton(AF_INET, silent,
-				      &((struct sockaddr_in *)&dest)->sin_addr),
-			    1);
-		}
-		set_port(&dest, 4791);
-	}
-	attempt_start(t, &a, &dest);
+	if ((why = silent_open(t, &s)))
+		TC_SKIP(why);
+	attempt_start(t, &a, &s.dest);
 	st = attempt_wait(&a, SILENT_BOUND_MS);
 	if (st == ND_PENDING)
 		fail_msg("connect to a silent address still pending after %d "
 			 "ms: no bounded connect timeout",
 			 SILENT_BOUND_MS);
-	if (st != ND_IO_TIMEOUT && st != ND_TIMEOUT &&
-	    st != ND_HOST_UNREACHABLE && st != ND_NETWORK_UNREACHABLE)
+	if (!silent_status_ok(st))
 		fail_msg("connect to a silent address ended %s",
 			 nd_strerror(st));
 	attempt_end(&a);
-	if (cfd >= 0)
-		close(cfd);
-	if (lfd >= 0)
-		close(lfd);
+	silent_close(&s);
+	survivor_moves_data(t);
+}
+
+/*
+ * While a Connect to a silent address is pending, the adapter serves
+ * everything else: a loopback connection on it connects and moves data
+ * (siw's rdma_connect blocks in the kernel's TCP connect; a provider that
+ * waited for it on the adapter's own thread would hold everything up).
+ */
+static void test_silent_connect_adapter_responsive(void **state)
+{
+	struct tc *t = *state;
+	const char *why;
+	struct silent s;
+	struct attempt a;
+	uint64_t t0, ms;
+	nd_status st;
+
+	if ((why = silent_open(t, &s)))
+		TC_SKIP(why);
+	attempt_start(t, &a, &s.dest);
+	nap_ms(500); /* resolution done: the connect itself is under way */
+	t0 = now_ms();
+	survivor_moves_data(t);
+	ms = now_ms() - t0;
+	st = a.st == ND_PENDING ? nd_get_overlapped_result(a.c, &a.ov, false)
+				: a.st;
+	print_message("# loopback connection moved data in %llu ms; the "
+		      "silent connect %s\n",
+		      (unsigned long long)ms,
+		      st == ND_PENDING ? "was still pending"
+				       : "had ended before");
+	if (ms >= SILENT_BOUND_MS)
+		fail_msg("a loopback connection took %llu ms while a connect "
+			 "to a silent address was pending",
+			 (unsigned long long)ms);
+	st = attempt_wait(&a, SILENT_BOUND_MS);
+	if (!silent_status_ok(st))
+		fail_msg("connect to a silent address ended %s",
+			 nd_strerror(st));
+	attempt_end(&a);
+	silent_close(&s);
+}
+
+/*
+ * Cancelling a pending Connect to a silent address returns at once, and
+ * the connector and its QP then connect to a listener on the adapter and
+ * move data; releasing a connector with such a Connect pending (and its QP
+ * and CQ) returns at once too.
+ */
+static void test_silent_connect_cancel_release(void **state)
+{
+	struct tc *t = *state;
+	const char *why;
+	struct silent s;
+	struct attempt a;
+	uint64_t t0, ms;
+	nd_status st;
+
+	if ((why = silent_open(t, &s)))
+		TC_SKIP(why);
+	attempt_start(t, &a, &s.dest);
+	nap_ms(500); /* resolution done: the connect itself is under way */
+	t0 = now_ms();
+	assert_int_equal(nd_cancel_overlapped(a.c), ND_SUCCESS);
+	st = attempt_wait(&a, PROMPT_MS);
+	ms = now_ms() - t0;
+	if (st != ND_CANCELED && !silent_status_ok(st))
+		fail_msg("cancelled connect to a silent address ended %s",
+			 nd_strerror(st));
+	if (ms >= PROMPT_MS)
+		fail_msg("cancelling a connect to a silent address took %llu "
+			 "ms",
+			 (unsigned long long)ms);
+	/* the pair releases the connector, QP and CQ */
+	moves_data_with(t, a.c, a.qp, a.cq);
+
+	attempt_start(t, &a, &s.dest);
+	nap_ms(500);
+	t0 = now_ms();
+	attempt_end(&a);
+	ms = now_ms() - t0;
+	st = wait_ov_status(&a.ov, PROMPT_MS);
+	if (st != ND_CANCELED && !silent_status_ok(st))
+		fail_msg("connect to a silent address ended %s after its "
+			 "connector was released",
+			 nd_strerror(st));
+	if (ms >= PROMPT_MS)
+		fail_msg("releasing a connector with a connect to a silent "
+			 "address pending took %llu ms",
+			 (unsigned long long)ms);
+	silent_close(&s);
 	survivor_moves_data(t);
 }
 
@@ -1885,6 +2019,8 @@ int main(int argc, char **argv)
 	    T(test_connect_closed_port),
 	    T(test_connect_killed_listener),
 	    T(test_connect_silent_address),
+	    T(test_silent_connect_adapter_responsive),
+	    T(test_silent_connect_cancel_release),
 	};
 	struct tc probe;
 	int rc;
