@@ -219,7 +219,7 @@ VERBS_FAST nd_status verbs_post_sq(struct verbs_qp *qp, struct ibv_send_wr *wr,
 {
 	struct ibv_send_wr *bad;
 	unsigned sf;
-	nd_status st;
+	nd_status st = ND_SUCCESS; /* set by verbs_sq_claim when it fails */
 	struct verbs_slot *s = verbs_sq_claim(qp, ctx, type, flags, &sf, &st);
 	int ret;
 
@@ -247,7 +247,7 @@ VERBS_FAST nd_status verbs_post_x(struct verbs_qp *qp, void *ctx, uint32_t type,
 {
 	struct ibv_qp_ex *x = qp->qpx;
 	unsigned sf;
-	nd_status st;
+	nd_status st = ND_SUCCESS; /* set by verbs_sq_claim when it fails */
 	struct verbs_slot *s = verbs_sq_claim(qp, ctx, type, flags, &sf, &st);
 	int ret;
 
@@ -286,7 +286,7 @@ static nd_status verbs_post_sq_any(struct verbs_qp *qp, struct ibv_send_wr *wr,
 	struct ibv_qp_ex *x = qp->qpx;
 	struct verbs_slot *s;
 	unsigned sf;
-	nd_status st;
+	nd_status st = ND_SUCCESS; /* set by verbs_sq_claim when it fails */
 	int ret;
 
 	if (!x)
