@@ -170,10 +170,11 @@ struct nd_address_list {
  * the rest need not be initialised.
  *
  * `status` is ND_PENDING while the request runs and its final status after.
- * A finished request is queued on its adapter (see nd_adapter_dequeue_overlapped)
- * and makes the adapter's file descriptor readable, unless
- * ND_OV_FLAG_NO_QUEUE is set (the Win32 "low bit of hEvent" analogue): then
- * only nd_get_overlapped_result() observes it.
+ * Once the adapter's overlapped file exists (nd_adapter_create_overlapped_file)
+ * a finished request is also queued on the adapter (see
+ * nd_adapter_dequeue_overlapped) and makes that descriptor readable, unless
+ * ND_OV_FLAG_NO_QUEUE is set (the Win32 "low bit of hEvent" analogue). Before
+ * that, and with the flag, only nd_get_overlapped_result() observes it.
  */
 #define ND_OV_FLAG_NO_QUEUE 0x00000001u
 
