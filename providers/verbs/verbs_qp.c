@@ -256,7 +256,8 @@ VERBS_FAST nd_status verbs_post_x(struct verbs_qp *qp, void *ctx, uint32_t type,
 	ibv_wr_start(x);
 	x->wr_id = (uintptr_t)s;
 	/* IBV_SEND_INLINE stays in wr_flags: rxe (rdma-core 44) reads the
-	 * inline data only with it, and other devices ignore it there. */
+	 * inline data only with it (it is not among the documented
+	 * wr_flags, which the builders of other devices look at). */
 	x->wr_flags = sf;
 	if (type == ND_REQUEST_TYPE_SEND)
 		ibv_wr_send(x);
@@ -278,8 +279,8 @@ VERBS_FAST nd_status verbs_post_x(struct verbs_qp *qp, void *ctx, uint32_t type,
 	return ND_SUCCESS;
 }
 
-/* Bind and Invalidate: ibv_post_send, or the builders on an extended QP
- * (one QP posts through one API). Not the fast path. */
+/* Bind and Invalidate: through the builders on an extended QP, else
+ * ibv_post_send. Not the fast path. */
 static nd_status verbs_post_sq_any(struct verbs_qp *qp, struct ibv_send_wr *wr,
 				   void *ctx, uint32_t type, uint32_t flags)
 {
@@ -621,59 +622,23 @@ static nd_status verbs_qp_receive_srq(struct nd_qp *pub, void *ctx,
 	return ND_INVALID_DEVICE_REQUEST;
 }
 
-static const struct nd_qp_fast_ops verbs_qp_fast = {
-    .send = verbs_qp_send,
-    .receive = verbs_qp_receive,
-    .bind = verbs_qp_bind,
-    .invalidate = verbs_qp_invalidate,
-    .read = verbs_qp_read,
-    .write = verbs_qp_write,
-};
-
-static const struct nd_qp_fast_ops verbs_qp_fast_q = {
-    .send = verbs_qp_send_q,
-    .receive = verbs_qp_receive_q,
-    .bind = verbs_qp_bind,
-    .invalidate = verbs_qp_invalidate,
-    .read = verbs_qp_read_q,
-    .write = verbs_qp_write_q,
-};
-
-static const struct nd_qp_fast_ops verbs_qp_fast_srq_q = {
-    .send = verbs_qp_send_q,
-    .receive = verbs_qp_receive_srq,
-    .bind = verbs_qp_bind,
-    .invalidate = verbs_qp_invalidate,
-    .read = verbs_qp_read_q,
-    .write = verbs_qp_write_q,
-};
-
-static const struct nd_qp_fast_ops verbs_qp_fast_srq = {
-    .send = verbs_qp_send,
-    .receive = verbs_qp_receive_srq,
-    .bind = verbs_qp_bind,
-    .invalidate = verbs_qp_invalidate,
-    .read = verbs_qp_read,
-    .write = verbs_qp_write,
-};
-
-static const struct nd_qp_fast_ops verbs_qp_fast_x = {
-    .send = verbs_qp_send_x,
-    .receive = verbs_qp_receive,
-    .bind = verbs_qp_bind,
-    .invalidate = verbs_qp_invalidate,
-    .read = verbs_qp_read_x,
-    .write = verbs_qp_write_x,
-};
-
-static const struct nd_qp_fast_ops verbs_qp_fast_srq_x = {
-    .send = verbs_qp_send_x,
-    .receive = verbs_qp_receive_srq,
-    .bind = verbs_qp_bind,
-    .invalidate = verbs_qp_invalidate,
-    .read = verbs_qp_read_x,
-    .write = verbs_qp_write_x,
-};
+/* A QP's fast ops: its posting mode's Send/Write/Read (suffix: none, _q,
+ * _x) and its receive (own queue, compacted, or the SRQ's refusal). */
+#define VERBS_QP_FAST(name, out, recv)                                         \
+	static const struct nd_qp_fast_ops name = {                            \
+	    .send = verbs_qp_send##out,                                        \
+	    .receive = recv,                                                   \
+	    .bind = verbs_qp_bind,                                             \
+	    .invalidate = verbs_qp_invalidate,                                 \
+	    .read = verbs_qp_read##out,                                        \
+	    .write = verbs_qp_write##out,                                      \
+	}
+VERBS_QP_FAST(verbs_qp_fast, , verbs_qp_receive);
+VERBS_QP_FAST(verbs_qp_fast_srq, , verbs_qp_receive_srq);
+VERBS_QP_FAST(verbs_qp_fast_q, _q, verbs_qp_receive_q);
+VERBS_QP_FAST(verbs_qp_fast_srq_q, _q, verbs_qp_receive_srq);
+VERBS_QP_FAST(verbs_qp_fast_x, _x, verbs_qp_receive);
+VERBS_QP_FAST(verbs_qp_fast_srq_x, _x, verbs_qp_receive_srq);
 
 /* ---------------------------------------------------------------------------
  * QP state (slow path)
