@@ -114,6 +114,11 @@ struct verbs_ring {
 	struct verbs_slot *sq;
 	struct verbs_slot *rq;
 	uint32_t sq_mask, rq_mask;
+	/* Some request was completed in software (verbs_ring_cancel) while
+	 * the device may still complete it: a completion may name the ring
+	 * after every request is accounted for. Atomic (set under either
+	 * CQ's lock). */
+	uint32_t soft_cancelled;
 };
 
 struct verbs_grave {
@@ -371,6 +376,7 @@ nd_status verbs_create_cq(struct nd_adapter_base *ab, uint32_t depth,
 			  uint16_t group, uint64_t affinity,
 			  struct nd_cq **out);
 void verbs_cq_event(struct verbs_adapter *a);
+void verbs_ring_free(struct verbs_ring *ring);
 void verbs_cq_retire_ring(struct verbs_cq *cq, struct verbs_ring *ring);
 /* Queues a software completion (a request posted to a dead QP). */
 /* Completes ND_CANCELED, in order, the requests of one side of a ring from

@@ -95,6 +95,8 @@ uint32_t verbs_ring_cancel(struct verbs_cq *cq, struct verbs_ring *ring,
 		verbs_cq_soft_complete(cq, s->qp_ctx, s->ctx, s->type,
 				       ND_CANCELED);
 	}
+	if (n)
+		__atomic_store_n(&ring->soft_cancelled, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(tail, t, __ATOMIC_RELEASE);
 	return n;
 }
@@ -500,10 +502,8 @@ static void verbs_cq_destroy(struct nd_object *obj)
 		ND_ERR(VERBS_LOG, "ibv_destroy_cq: %s", strerror(ret));
 	for (g = cq->graves; g; g = next) {
 		next = g->next;
-		if (!__atomic_sub_fetch(&g->ring->refs, 1, __ATOMIC_ACQ_REL)) {
-			free(g->ring->sq);
-			free(g->ring);
-		}
+		if (!__atomic_sub_fetch(&g->ring->refs, 1, __ATOMIC_ACQ_REL))
+			verbs_ring_free(g->ring);
 		free(g);
 	}
 	pthread_mutex_destroy(&cq->lock);

@@ -887,6 +887,28 @@ static void verbs_qp_close(struct nd_object *obj)
 	pthread_mutex_unlock(&a->cm_lock);
 }
 
+void verbs_ring_free(struct verbs_ring *ring)
+{
+	free(ring->sq); /* and the receive slots after them */
+	free(ring);
+}
+
+/*
+ * Every request of a destroyed QP has been reported from the device (the
+ * pollers moved both tails to the heads and nothing was completed in
+ * software ahead of the device): no completion in a CQ can name its ring
+ * any more, so it need not outlive the QP. A server that connects and
+ * releases QPs on one long-lived CQ would otherwise keep every ring.
+ */
+static bool verbs_ring_reported(const struct verbs_qp *qp)
+{
+	struct verbs_ring *r = qp->ring;
+
+	return !__atomic_load_n(&r->soft_cancelled, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&r->sq_tail, __ATOMIC_ACQUIRE) == qp->sq_head &&
+	       __atomic_load_n(&r->rq_tail, __ATOMIC_ACQUIRE) == qp->rq_head;
+}
+
 static void verbs_qp_destroy(struct nd_object *obj)
 {
 	struct verbs_qp *qp = container_of(obj, struct verbs_qp, base.obj);
@@ -898,11 +920,16 @@ static void verbs_qp_destroy(struct nd_object *obj)
 		ND_ERR(VERBS_LOG, "ibv_destroy_qp: %s", strerror(ret));
 	if (qp->srq)
 		verbs_qpn_del(qp->ad, qpn);
-	/* Stale completions may still name the ring: the CQs keep it. */
-	qp->ring->refs = qp->scq == qp->rcq ? 1 : 2;
-	verbs_cq_retire_ring(qp->scq, qp->ring);
-	if (qp->rcq != qp->scq)
-		verbs_cq_retire_ring(qp->rcq, qp->ring);
+	if (verbs_ring_reported(qp)) {
+		verbs_ring_free(qp->ring);
+	} else {
+		/* Completions still in the CQs may name the ring: they keep
+		 * it until they are destroyed. */
+		qp->ring->refs = qp->scq == qp->rcq ? 1 : 2;
+		verbs_cq_retire_ring(qp->scq, qp->ring);
+		if (qp->rcq != qp->scq)
+			verbs_cq_retire_ring(qp->rcq, qp->ring);
+	}
 	free(qp);
 }
 
@@ -1070,8 +1097,7 @@ nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
 	return ND_SUCCESS;
 
 err_ring:
-	free(qp->ring->sq);
-	free(qp->ring);
+	verbs_ring_free(qp->ring);
 err_qp:
 	ibv_destroy_qp(qp->qp);
 	free(qp);
