@@ -321,6 +321,10 @@ struct verbs_conn {
 	bool active;
 	bool iw_established; /* iWARP: the QP is RTS since the reply */
 	struct verbs_qp *qp; /* referenced while linked */
+	/* The QP last unlinked, still referenced until the connector goes or
+	 * unlinks another: a QP handle stays valid while its connector does
+	 * (as on tcp), even after the connection ended. */
+	struct verbs_qp *held;
 	uint32_t in_limit, out_limit;
 	uint32_t peer_in, peer_out; /* as seen here: peer_out = our inbound */
 	uint32_t my_plen;

@@ -166,7 +166,9 @@ static void conn_unlink_qp(struct verbs_conn *c, struct verbs_puts *p)
 	}
 	qp->conn = NULL;
 	c->qp = NULL;
-	puts_add(p, &qp->base.obj);
+	if (c->held)
+		puts_add(p, &c->held->base.obj);
+	c->held = qp;
 }
 
 /* After RTR/RTS the QP belongs to this connection: on failure, flush it
@@ -724,6 +726,9 @@ static void verbs_conn_close(struct nd_object *obj)
 	conn_abort(c, &p);
 	conn_drop_id(c);
 	c->state = VC_CLOSED;
+	if (c->held) /* the application's handle is gone */
+		puts_add(&p, &c->held->base.obj);
+	c->held = NULL;
 	pthread_mutex_unlock(&a->cm_lock);
 	puts_run(&p);
 }
@@ -741,6 +746,8 @@ static void verbs_conn_destroy(struct nd_object *obj)
 		pthread_mutex_unlock(&a->cm_lock);
 		puts_run(&p);
 	}
+	if (c->held)
+		nd_object_put(&c->held->base.obj);
 	free(c);
 }
 
