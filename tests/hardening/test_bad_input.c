@@ -84,6 +84,7 @@ struct world {
 	struct nd_cq *released_cq, *foreign_cq;
 	struct nd_qp *released_qp, *holder_qp;
 	struct nd_mr *released_mr;
+	struct nd_mw *released_mr_holder; /* the window keeping it alive */
 	struct nd_srq *released_srq;
 	struct nd_qp *srq_qp;
 
@@ -209,7 +210,6 @@ static void make_world(struct world *w)
 	struct tc_pair_cfg depth = {.depth = DEPTH};
 	struct nd_overlapped ov = {0};
 	struct nd_adapter *second;
-	struct nd_mw *mw;
 
 	if (!w->started) {
 		assert_int_equal(nd_startup(), ND_SUCCESS);
@@ -274,11 +274,12 @@ static void make_world(struct world *w)
 		/* A released region that its bound window keeps alive. */
 		w->released_mr =
 		    tc_reg(&w->t, w->buf, 4096, ND_MR_FLAG_ALLOW_REMOTE_READ);
-		assert_int_equal(nd_adapter_create_mw(w->t.ad, &mw),
-				 ND_SUCCESS);
-		bind_window(w, mw, w->released_mr);
+		assert_int_equal(
+		    nd_adapter_create_mw(w->t.ad, &w->released_mr_holder),
+		    ND_SUCCESS);
+		bind_window(w, w->released_mr_holder, w->released_mr);
 		assert_int_equal(nd_mr_release(w->released_mr), ND_SUCCESS);
-		/* mw stays bound until the end; it is never used again. */
+		/* The window stays bound until the end (world_teardown). */
 	}
 
 	/* A released CQ that a QP keeps alive. */
@@ -343,6 +344,7 @@ static int world_teardown(void **state)
 			nd_mw_release(w->mw);
 			nd_mw_release(w->mw_busy);
 			nd_mr_release(w->mr_busy);
+			nd_mw_release(w->released_mr_holder);
 		}
 		nd_mr_release(w->mr);
 		nd_mr_release(w->mr_ro);
