@@ -235,30 +235,52 @@ VERBS_FAST nd_status verbs_post_sq(struct verbs_qp *qp, struct ibv_send_wr *wr,
 	return ND_SUCCESS;
 }
 
-/*
- * A Send, Write or Read of at most one SGE through the extended QP's
- * builders (qp->qpx): claims the slot, builds the request in the device's
- * queue, advances the head. `type` is a constant at every call site, so
- * the opcode choice folds away.
- */
-VERBS_FAST nd_status verbs_post_x(struct verbs_qp *qp, void *ctx, uint32_t type,
-				  uint32_t flags, const struct nd_sge *sge,
-				  uint32_t nsge, uint64_t raddr, uint32_t rkey)
+/* Claims the next send slot and starts its request on the extended QP
+ * (qp->qpx). NULL: the post ends here with *st. */
+VERBS_FAST struct ibv_qp_ex *verbs_x_begin(struct verbs_qp *qp, void *ctx,
+					   uint32_t type, uint32_t flags,
+					   nd_status *st)
 {
 	struct ibv_qp_ex *x = qp->qpx;
 	unsigned sf;
-	nd_status st = ND_SUCCESS; /* set by verbs_sq_claim when it fails */
-	struct verbs_slot *s = verbs_sq_claim(qp, ctx, type, flags, &sf, &st);
-	int ret;
+	struct verbs_slot *s = verbs_sq_claim(qp, ctx, type, flags, &sf, st);
 
 	if (__builtin_expect(!s, 0))
-		return st;
+		return NULL;
 	ibv_wr_start(x);
 	x->wr_id = (uintptr_t)s;
 	/* IBV_SEND_INLINE stays in wr_flags: rxe (rdma-core 44) reads the
 	 * inline data only with it (it is not among the documented
 	 * wr_flags, which the builders of other devices look at). */
 	x->wr_flags = sf;
+	return x;
+}
+
+/* Hands the request built since verbs_x_begin to the device. */
+VERBS_FAST nd_status verbs_x_end(struct verbs_qp *qp, struct ibv_qp_ex *x)
+{
+	int ret = ibv_wr_complete(x);
+
+	if (__builtin_expect(ret, 0))
+		return verbs_post_error(ret);
+	qp->sq_head++;
+	return ND_SUCCESS;
+}
+
+/*
+ * A Send, Write or Read of at most one SGE through the extended QP's
+ * builders. `type` is a constant at every call site, so the opcode choice
+ * folds away.
+ */
+VERBS_FAST nd_status verbs_post_x(struct verbs_qp *qp, void *ctx, uint32_t type,
+				  uint32_t flags, const struct nd_sge *sge,
+				  uint32_t nsge, uint64_t raddr, uint32_t rkey)
+{
+	nd_status st = ND_SUCCESS; /* set by verbs_x_begin when it fails */
+	struct ibv_qp_ex *x = verbs_x_begin(qp, ctx, type, flags, &st);
+
+	if (__builtin_expect(!x, 0))
+		return st;
 	if (type == ND_REQUEST_TYPE_SEND)
 		ibv_wr_send(x);
 	else if (type == ND_REQUEST_TYPE_WRITE)
@@ -267,16 +289,12 @@ VERBS_FAST nd_status verbs_post_x(struct verbs_qp *qp, void *ctx, uint32_t type,
 		ibv_wr_rdma_read(x, rkey, raddr);
 	if (!nsge)
 		ibv_wr_set_sge_list(x, 0, NULL);
-	else if (sf & IBV_SEND_INLINE)
+	else if (flags & ND_OP_FLAG_INLINE)
 		ibv_wr_set_inline_data(x, sge->buffer, sge->buffer_length);
 	else
 		ibv_wr_set_sge(x, sge->memory_region_token,
 			       (uintptr_t)sge->buffer, sge->buffer_length);
-	ret = ibv_wr_complete(x);
-	if (__builtin_expect(ret, 0))
-		return verbs_post_error(ret);
-	qp->sq_head++;
-	return ND_SUCCESS;
+	return verbs_x_end(qp, x);
 }
 
 /* Bind and Invalidate: through the builders on an extended QP, else
@@ -284,30 +302,20 @@ VERBS_FAST nd_status verbs_post_x(struct verbs_qp *qp, void *ctx, uint32_t type,
 static nd_status verbs_post_sq_any(struct verbs_qp *qp, struct ibv_send_wr *wr,
 				   void *ctx, uint32_t type, uint32_t flags)
 {
-	struct ibv_qp_ex *x = qp->qpx;
-	struct verbs_slot *s;
-	unsigned sf;
-	nd_status st = ND_SUCCESS; /* set by verbs_sq_claim when it fails */
-	int ret;
+	nd_status st = ND_SUCCESS; /* set by verbs_x_begin when it fails */
+	struct ibv_qp_ex *x;
 
-	if (!x)
+	if (!qp->qpx)
 		return verbs_post_sq(qp, wr, ctx, type, flags);
-	s = verbs_sq_claim(qp, ctx, type, flags, &sf, &st);
-	if (!s)
+	x = verbs_x_begin(qp, ctx, type, flags, &st);
+	if (!x)
 		return st;
-	ibv_wr_start(x);
-	x->wr_id = (uintptr_t)s;
-	x->wr_flags = sf;
 	if (wr->opcode == IBV_WR_BIND_MW)
 		ibv_wr_bind_mw(x, wr->bind_mw.mw, wr->bind_mw.rkey,
 			       &wr->bind_mw.bind_info);
 	else
 		ibv_wr_local_inv(x, wr->invalidate_rkey);
-	ret = ibv_wr_complete(x);
-	if (ret)
-		return verbs_post_error(ret);
-	qp->sq_head++;
-	return ND_SUCCESS;
+	return verbs_x_end(qp, x);
 }
 
 /* The synchronous checks of a Send or Write, with ND's statuses. */
