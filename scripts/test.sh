@@ -3,8 +3,8 @@
 # test suite: on this host (unit, conformance-tcp, examples, and again under
 # ASan+UBSan, TSan and valgrind; libFuzzer on the tcp wire parser; bad input,
 # threads) and, inside a QEMU VM, on real Soft-RoCE and Soft-iWARP devices
-# (rdma-rxe0, rdma-siw0), across two VMs (rdma-two-host), and faults (tcp
-# here, verbs in the VM). Prints one line per suite and ends with
+# (rdma-rxe0, rdma-siw0, and both again under ASan: rdma-asan), across two
+# VMs (rdma-two-host), and faults (tcp here, verbs in the VM). Prints one line per suite and ends with
 # the total. Exit status 0 only if nothing failed.
 #
 # Env: ND_BUILD_DIR (build), ND_SKIP_VM=1 (host suites only; never in CI),
@@ -169,6 +169,25 @@ else
 	vm_suite rdma-siw0 siw0 SIW_IP
 	two_host_suite
 fi
+
+# The rdma suite again in the ASan+UBSan build, on rxe0 and siw0 in one VM
+# boot: memory errors of the verbs provider on real devices (the host's
+# asan suite reaches only the tcp provider and the core).
+rdma_asan_suite() {
+	local name=rdma-asan dir=$BUILD-asan logs=$BUILD-asan/meson-logs
+	[ "$skip_vm" = 0 ] && has_suite_in "$dir" rdma || return 0
+	rm -f "$logs"/rdma-asan*.json
+	nd_say "booting the VM for the rdma suite under ASan on rxe0 and siw0"
+	vm_run "$BUILD/$name.out" tests/vm/run "rc=0; for d in rxe0:\$RXE_IP \
+siw0:\$SIW_IP; do IFS=: read -r dev addr <<<\$d; ND_TEST_DEVICE=\$dev \
+ND_TEST_ADDR=\$addr meson test -C $dir --no-rebuild --suite rdma \
+--logbase rdma-asan-\$dev --print-errorlogs | cat; \
+[ \${PIPESTATUS[0]} = 0 ] || rc=1; done; exit \$rc"
+	local rc=$?
+	cat "$logs"/rdma-asan-*.json >"$BUILD/meson-logs/$name.json" 2>/dev/null
+	count "$name" $rc
+}
+rdma_asan_suite
 
 # Faults (a peer killed, a listener closed, nobody answering, a disconnect
 # mid-transfer): the tcp provider here, then the verbs provider on rxe0 and
