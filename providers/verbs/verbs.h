@@ -368,6 +368,8 @@ struct verbs_listener {
 nd_status verbs_errno_status(int err);
 /* Queue a cm_id for destruction by the progress thread. cm_lock held. */
 void verbs_doom_id(struct verbs_adapter *a, struct rdma_cm_id *id);
+/* CLOCK_MONOTONIC in milliseconds: the provider's deadlines. */
+uint64_t verbs_now_ms(void);
 /* Wakes the progress thread. */
 void verbs_wake(struct verbs_adapter *a);
 

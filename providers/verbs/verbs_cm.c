@@ -23,7 +23,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define VERBS_RESOLVE_MS    2000
 /* rnr_retry asked of the peer: finite (a send with no receive fails with
@@ -79,14 +78,6 @@ static void puts_run(struct verbs_puts *p)
 static uint32_t umin(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
-}
-
-static uint64_t cm_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static uint64_t verbs_id_guid(struct rdma_cm_id *id)
@@ -1135,7 +1126,7 @@ static int conn_worker_start(struct verbs_conn *c,
 		memcpy(at->pdata, cp->private_data, cp->private_data_len);
 		at->cp.private_data = at->pdata;
 	}
-	at->deadline = cm_now_ms() + VERBS_CONNECT_MS;
+	at->deadline = verbs_now_ms() + VERBS_CONNECT_MS;
 	nd_object_retain(&c->base.obj);
 	nd_object_retain(&c->qp->base.obj);
 	/* Set before the worker runs: ESTABLISHED or REJECTED may reach the
@@ -1205,7 +1196,7 @@ int verbs_cm_expire(struct verbs_adapter *a)
 
 again:
 	timeout = -1;
-	now = cm_now_ms();
+	now = verbs_now_ms();
 	pthread_mutex_lock(&a->cm_lock);
 	for (at = a->attempts; at; at = at->next) {
 		struct verbs_conn *c = at->c;

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Queue depths advertised at most: the "create with every maximum"
@@ -428,6 +429,14 @@ static void verbs_async_event(struct verbs_adapter *a)
 		}
 		ibv_ack_async_event(&ev);
 	}
+}
+
+uint64_t verbs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void verbs_adapter_teardown(struct verbs_adapter *a);

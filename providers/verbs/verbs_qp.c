@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* struct nd_sge is handed to verbs as struct ibv_sge, unchanged. */
 _Static_assert(sizeof(struct nd_sge) == sizeof(struct ibv_sge), "sge size");
@@ -653,14 +652,6 @@ VERBS_QP_FAST(verbs_qp_fast_srq_x, _x, verbs_qp_receive_srq);
  */
 
 #define VERBS_STRAGGLER_MS 2000
-
-static uint64_t verbs_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* cm_lock held. */
 void verbs_qp_to_error(struct verbs_qp *qp)
