@@ -317,16 +317,17 @@ static nd_status verbs_post_sq_any(struct verbs_qp *qp, struct ibv_send_wr *wr,
 	return verbs_x_end(qp, x);
 }
 
-/* The synchronous checks of a Send or Write, with ND's statuses. */
+/* The synchronous checks of a Send, Write or Read (max_sge: the QP's
+ * limit for the request type), with ND's statuses. */
 VERBS_FAST nd_status verbs_check_out(const struct verbs_qp *qp,
 				     const struct nd_sge *sge, uint32_t nsge,
-				     uint32_t flags)
+				     uint32_t max_sge, uint32_t flags)
 {
 	uint64_t bytes;
 
 	if (__builtin_expect(!qp->connected, 0))
 		return ND_CONNECTION_INVALID;
-	if (__builtin_expect(nsge > qp->max_send_sge, 0))
+	if (__builtin_expect(nsge > max_sge, 0))
 		return ND_DATA_OVERRUN;
 	bytes = verbs_sge_bytes(sge, nsge);
 	if (__builtin_expect(bytes > qp->max_msg, 0))
@@ -398,61 +399,30 @@ VERBS_FAST nd_status verbs_post_out(struct verbs_qp *qp, void *ctx,
 	return verbs_post_x(qp, ctx, type, flags, sge, nsge, raddr, rkey);
 }
 
-VERBS_FAST nd_status verbs_send_body(struct nd_qp *pub, void *ctx,
-				     const struct nd_sge *sge, uint32_t nsge,
-				     uint32_t flags, enum verbs_post_mode mode)
+/* A Send, Write or Read: the checks, then the post in the QP's mode.
+ * `type` and `mode` are constants at every call site. */
+VERBS_FAST nd_status verbs_out_body(struct nd_qp *pub, void *ctx, uint32_t type,
+				    const struct nd_sge *sge, uint32_t nsge,
+				    uint64_t raddr, uint32_t rkey,
+				    uint32_t flags, enum verbs_post_mode mode)
 {
 	struct verbs_qp *qp = verbs_qp_of(pub);
-	nd_status st = verbs_check_out(qp, sge, nsge, flags);
+	bool read = type == ND_REQUEST_TYPE_READ;
+	nd_status st;
 
+	if (read) {
+		/* A Read has no inline data, and its SGEs stay as they are
+		 * (empty ones are left out only of what is sent). */
+		flags &= ~ND_OP_FLAG_INLINE;
+		if (mode == VERBS_POST_WR_COMPACT)
+			mode = VERBS_POST_WR;
+	}
+	st = verbs_check_out(qp, sge, nsge,
+			     read ? qp->max_read_sge : qp->max_send_sge, flags);
 	if (__builtin_expect(st != ND_SUCCESS, 0))
 		return st;
-	return verbs_post_out(qp, ctx, ND_REQUEST_TYPE_SEND, sge, nsge, 0, 0,
-			      flags, mode);
-}
-
-VERBS_FAST nd_status verbs_write_body(struct nd_qp *pub, void *ctx,
-				      const struct nd_sge *sge, uint32_t nsge,
-				      uint64_t raddr, uint32_t rkey,
-				      uint32_t flags, enum verbs_post_mode mode)
-{
-	struct verbs_qp *qp = verbs_qp_of(pub);
-	nd_status st = verbs_check_out(qp, sge, nsge, flags);
-
-	if (__builtin_expect(st != ND_SUCCESS, 0))
-		return st;
-	return verbs_post_out(qp, ctx, ND_REQUEST_TYPE_WRITE, sge, nsge, raddr,
-			      rkey, flags, mode);
-}
-
-/* The synchronous checks of a Read. */
-VERBS_FAST nd_status verbs_check_read(const struct verbs_qp *qp,
-				      const struct nd_sge *sge, uint32_t nsge)
-{
-	if (__builtin_expect(!qp->connected, 0))
-		return ND_CONNECTION_INVALID;
-	if (__builtin_expect(nsge > qp->max_read_sge, 0))
-		return ND_DATA_OVERRUN;
-	if (__builtin_expect(verbs_sge_bytes(sge, nsge) > qp->max_msg, 0))
-		return ND_BUFFER_OVERFLOW;
-	return ND_SUCCESS;
-}
-
-VERBS_FAST nd_status verbs_read_body(struct nd_qp *pub, void *ctx,
-				     const struct nd_sge *sge, uint32_t nsge,
-				     uint64_t raddr, uint32_t rkey,
-				     uint32_t flags, enum verbs_post_mode mode)
-{
-	struct verbs_qp *qp = verbs_qp_of(pub);
-	nd_status st = verbs_check_read(qp, sge, nsge);
-
-	if (__builtin_expect(st != ND_SUCCESS, 0))
-		return st;
-	/* Reads keep their SGEs as they are (mode never compacts them). */
-	st = verbs_post_out(qp, ctx, ND_REQUEST_TYPE_READ, sge, nsge, raddr,
-			    rkey, flags & ~ND_OP_FLAG_INLINE,
-			    mode == VERBS_POST_X ? mode : VERBS_POST_WR);
-	if (st == ND_SUCCESS)
+	st = verbs_post_out(qp, ctx, type, sge, nsge, raddr, rkey, flags, mode);
+	if (read && st == ND_SUCCESS)
 		qp->last_read = qp->sq_head;
 	return st;
 }
@@ -463,21 +433,22 @@ VERBS_FAST nd_status verbs_read_body(struct nd_qp *pub, void *ctx,
 					       const struct nd_sge *sge,       \
 					       uint32_t nsge, uint32_t flags)  \
 	{                                                                      \
-		return verbs_send_body(pub, ctx, sge, nsge, flags, mode);      \
+		return verbs_out_body(pub, ctx, ND_REQUEST_TYPE_SEND, sge,     \
+				      nsge, 0, 0, flags, mode);                \
 	}                                                                      \
 	static nd_status verbs_qp_write##suffix(                               \
 	    struct nd_qp *pub, void *ctx, const struct nd_sge *sge,            \
 	    uint32_t nsge, uint64_t raddr, uint32_t rkey, uint32_t flags)      \
 	{                                                                      \
-		return verbs_write_body(pub, ctx, sge, nsge, raddr, rkey,      \
-					flags, mode);                          \
+		return verbs_out_body(pub, ctx, ND_REQUEST_TYPE_WRITE, sge,    \
+				      nsge, raddr, rkey, flags, mode);         \
 	}                                                                      \
 	static nd_status verbs_qp_read##suffix(                                \
 	    struct nd_qp *pub, void *ctx, const struct nd_sge *sge,            \
 	    uint32_t nsge, uint64_t raddr, uint32_t rkey, uint32_t flags)      \
 	{                                                                      \
-		return verbs_read_body(pub, ctx, sge, nsge, raddr, rkey,       \
-				       flags, mode);                           \
+		return verbs_out_body(pub, ctx, ND_REQUEST_TYPE_READ, sge,     \
+				      nsge, raddr, rkey, flags, mode);         \
 	}
 VERBS_OUT_ENTRIES(, VERBS_POST_WR)
 VERBS_OUT_ENTRIES(_q, VERBS_POST_WR_COMPACT)
