@@ -624,6 +624,16 @@ VERBS_QP_FAST(verbs_qp_fast_srq_x, _x, verbs_qp_receive_srq);
 
 #define VERBS_STRAGGLER_MS 2000
 
+/* Some request posted to the device has not been reported yet (a QP on an
+ * SRQ has no receive queue of its own: its heads and tails stay 0). */
+static bool verbs_qp_outstanding(const struct verbs_qp *qp)
+{
+	const struct verbs_ring *r = qp->ring;
+
+	return __atomic_load_n(&r->sq_tail, __ATOMIC_ACQUIRE) != qp->sq_head ||
+	       __atomic_load_n(&r->rq_tail, __ATOMIC_ACQUIRE) != qp->rq_head;
+}
+
 /* cm_lock held. */
 void verbs_qp_to_error(struct verbs_qp *qp)
 {
@@ -638,10 +648,7 @@ void verbs_qp_to_error(struct verbs_qp *qp)
 	 * request is released at once: siw refuses new QPs while many
 	 * linger). */
 	if (qp->ad->tp->flush_may_lose && !qp->closed &&
-	    (qp->sq_head !=
-		 __atomic_load_n(&qp->ring->sq_tail, __ATOMIC_ACQUIRE) ||
-	     (!qp->srq && qp->rq_head != __atomic_load_n(&qp->ring->rq_tail,
-							 __ATOMIC_ACQUIRE)))) {
+	    verbs_qp_outstanding(qp)) {
 		if (!qp->straggler_due) {
 			/* The list holds a reference: the QP outlives it. */
 			nd_object_retain(&qp->base.obj);
@@ -872,11 +879,8 @@ void verbs_ring_free(struct verbs_ring *ring)
  */
 static bool verbs_ring_reported(const struct verbs_qp *qp)
 {
-	struct verbs_ring *r = qp->ring;
-
-	return !__atomic_load_n(&r->soft_cancelled, __ATOMIC_ACQUIRE) &&
-	       __atomic_load_n(&r->sq_tail, __ATOMIC_ACQUIRE) == qp->sq_head &&
-	       __atomic_load_n(&r->rq_tail, __ATOMIC_ACQUIRE) == qp->rq_head;
+	return !__atomic_load_n(&qp->ring->soft_cancelled, __ATOMIC_ACQUIRE) &&
+	       !verbs_qp_outstanding(qp);
 }
 
 static void verbs_qp_destroy(struct nd_object *obj)
