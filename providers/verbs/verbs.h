@@ -77,21 +77,19 @@ struct verbs_transport {
 /* ---------------------------------------------------------------------------
  * Work-request slots: wr_id is a pointer to one of these.
  */
-enum verbs_slot_kind {
-	VERBS_SLOT_RING = 0, /* QP send/receive ring: advance *tail */
-	VERBS_SLOT_SRQ = 1,  /* SRQ slot: free it, count it */
-};
-
 #define VERBS_SLOT_SWALLOW 0x1u /* forced-signaled silent request */
+#define VERBS_SLOT_SRQ                                                         \
+	0x2u /* SRQ slot: free it, count it (else a
+				 * QP ring's: advance *tail) */
 
 struct verbs_slot {
-	void *ctx;	/* request_context */
+	/* In nd_result's order: a completion copies the pair at once. */
 	void *qp_ctx;	/* QP context (ring slots) */
+	void *ctx;	/* request_context */
 	uint32_t *tail; /* ring: tail counter; SRQ: completed count */
 	uint32_t seq;	/* ring: this request's sequence number */
 	uint8_t type;	/* enum nd_request_type */
-	uint8_t kind;	/* enum verbs_slot_kind */
-	uint8_t flags;	/* VERBS_SLOT_* */
+	uint8_t flags;	/* VERBS_SLOT_*: any set takes the slow path */
 	uint8_t busy;	/* SRQ slot in use */
 	union {
 		struct verbs_srq *srq;	 /* SRQ slots */

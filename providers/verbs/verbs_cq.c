@@ -152,7 +152,7 @@ verbs_cqe_slow(struct verbs_cq *cq, uint64_t wr_id, uint32_t status,
 	uint32_t type = s->type;
 	uint8_t flags = s->flags;
 
-	if (s->kind == VERBS_SLOT_RING) {
+	if (!(s->flags & VERBS_SLOT_SRQ)) {
 		uint32_t tail = __atomic_load_n(s->tail, __ATOMIC_ACQUIRE);
 		bool dead = __atomic_load_n(&s->ring->dead, __ATOMIC_ACQUIRE);
 
@@ -198,7 +198,7 @@ verbs_cqe(struct verbs_cq *cq, uint64_t wr_id, uint32_t status,
 	uint32_t type;
 
 	/* The common case: success on a live QP's ring. */
-	if (__builtin_expect(status | s->kind | s->flags, 0) ||
+	if (__builtin_expect(status | s->flags, 0) ||
 	    __builtin_expect(__atomic_load_n(&s->ring->dead, __ATOMIC_RELAXED),
 			     0))
 		return verbs_cqe_slow(cq, wr_id, status, byte_len, cx, qpn, r);
@@ -244,21 +244,6 @@ static inline uint32_t verbs_poll_ex(struct verbs_cq *cq, struct nd_result *r,
 
 #define VERBS_WC_BATCH 16
 
-/* Converts the `got` completions ibv_poll_cq put in wc. Out of line, so
- * that the frame of an empty poll (the common case of a busy-polling
- * caller) holds only what the one ibv_poll_cq call needs. */
-static __attribute__((noinline)) uint32_t
-verbs_wc_convert(struct verbs_cq *cq, struct nd_result *r,
-		 const struct ibv_wc *wc, int got)
-{
-	uint32_t n = 0;
-
-	for (int i = 0; i < got; i++)
-		n += verbs_cqe(cq, wc[i].wr_id, wc[i].status, wc[i].byte_len,
-			       NULL, wc[i].qp_num, &r[n]);
-	return n;
-}
-
 /* One batch: a caller asking for more than VERBS_WC_BATCH results gets at
  * most that many per call (GetResults may return fewer than asked). */
 static inline __attribute__((always_inline)) uint32_t
@@ -267,16 +252,16 @@ verbs_poll_wc(struct verbs_cq *cq, struct nd_result *r, uint32_t count)
 	struct ibv_wc wc[VERBS_WC_BATCH];
 	int got = ibv_poll_cq(
 	    cq->cq, count < VERBS_WC_BATCH ? (int)count : VERBS_WC_BATCH, wc);
+	struct nd_result *out = r;
 
 	if (__builtin_expect(got <= 0, 1)) {
 		verbs_note_empty(cq);
 		return 0;
 	}
-	/* One completion (a ping-pong's every poll) without another call. */
-	if (got == 1)
-		return verbs_cqe(cq, wc[0].wr_id, wc[0].status, wc[0].byte_len,
-				 NULL, wc[0].qp_num, r);
-	return verbs_wc_convert(cq, r, wc, got);
+	for (int i = 0; i < got; i++)
+		out += verbs_cqe(cq, wc[i].wr_id, wc[i].status, wc[i].byte_len,
+				 NULL, wc[i].qp_num, out);
+	return (uint32_t)(out - r);
 }
 
 static uint32_t verbs_poll(struct verbs_cq *cq, struct nd_result *r,

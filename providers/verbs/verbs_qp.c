@@ -44,26 +44,31 @@ _Static_assert(ND_OP_FLAG_SILENT_SUCCESS == 1 && ND_OP_FLAG_READ_FENCE == 2 &&
 #define VERBS_FAST static inline __attribute__((always_inline))
 
 /*
- * ND op flags -> ibv send flags: one table load, indexed by the four flags
- * that matter (silent success, read fence, solicit, inline). A request is
- * signaled unless it is silent.
+ * ND op flags -> ibv send flags: one table load, indexed by the flag bits
+ * as they are (the four that matter: silent success, read fence, solicit,
+ * inline; nd.h refuses the others). A request is signaled unless it is
+ * silent.
  */
-#define VERBS_FLAG_INDEX(f) (((f)&7u) | (((f)&ND_OP_FLAG_INLINE) >> 2))
+#define VERBS_FLAG_MASK                                                        \
+	(ND_OP_FLAG_SILENT_SUCCESS | ND_OP_FLAG_READ_FENCE |                   \
+	 ND_OP_FLAG_SEND_AND_SOLICIT_EVENT | ND_OP_FLAG_INLINE)
 #define VERBS_SEND_FLAGS(i)                                                    \
 	(((i)&1u ? 0 : IBV_SEND_SIGNALED) | ((i)&2u ? IBV_SEND_FENCE : 0) |    \
-	 ((i)&4u ? IBV_SEND_SOLICITED : 0) | ((i)&8u ? IBV_SEND_INLINE : 0))
-static const uint8_t verbs_send_flag_table[16] = {
-    VERBS_SEND_FLAGS(0),  VERBS_SEND_FLAGS(1),	VERBS_SEND_FLAGS(2),
-    VERBS_SEND_FLAGS(3),  VERBS_SEND_FLAGS(4),	VERBS_SEND_FLAGS(5),
-    VERBS_SEND_FLAGS(6),  VERBS_SEND_FLAGS(7),	VERBS_SEND_FLAGS(8),
-    VERBS_SEND_FLAGS(9),  VERBS_SEND_FLAGS(10), VERBS_SEND_FLAGS(11),
-    VERBS_SEND_FLAGS(12), VERBS_SEND_FLAGS(13), VERBS_SEND_FLAGS(14),
-    VERBS_SEND_FLAGS(15),
+	 ((i)&4u ? IBV_SEND_SOLICITED : 0) |                                   \
+	 ((i)&0x20u ? IBV_SEND_INLINE : 0))
+#define VERBS_SEND_FLAGS8(i)                                                   \
+	VERBS_SEND_FLAGS(i), VERBS_SEND_FLAGS(i + 1), VERBS_SEND_FLAGS(i + 2), \
+	    VERBS_SEND_FLAGS(i + 3), VERBS_SEND_FLAGS(i + 4),                  \
+	    VERBS_SEND_FLAGS(i + 5), VERBS_SEND_FLAGS(i + 6),                  \
+	    VERBS_SEND_FLAGS(i + 7)
+static const uint8_t verbs_send_flag_table[VERBS_FLAG_MASK + 1] = {
+    VERBS_SEND_FLAGS8(0),  VERBS_SEND_FLAGS8(8),  VERBS_SEND_FLAGS8(16),
+    VERBS_SEND_FLAGS8(24), VERBS_SEND_FLAGS8(32),
 };
 
 VERBS_FAST unsigned verbs_send_flags(uint32_t f)
 {
-	return verbs_send_flag_table[VERBS_FLAG_INDEX(f)];
+	return verbs_send_flag_table[f & VERBS_FLAG_MASK];
 }
 
 static inline struct verbs_qp *verbs_qp_of(struct nd_qp *pub)
@@ -246,12 +251,14 @@ VERBS_FAST struct ibv_qp_ex *verbs_x_begin(struct verbs_qp *qp, void *ctx,
 
 	if (__builtin_expect(!s, 0))
 		return NULL;
-	ibv_wr_start(x);
+	/* Set before ibv_wr_start, which does not touch them (the builders
+	 * read them): neither s nor sf has to live across its call. */
 	x->wr_id = (uintptr_t)s;
 	/* IBV_SEND_INLINE stays in wr_flags: rxe (rdma-core 44) reads the
 	 * inline data only with it (it is not among the documented
 	 * wr_flags, which the builders of other devices look at). */
 	x->wr_flags = sf;
+	ibv_wr_start(x);
 	return x;
 }
 
@@ -373,31 +380,22 @@ VERBS_FAST nd_status verbs_post_wr(struct verbs_qp *qp, void *ctx,
 	return verbs_post_sq(qp, &wr, ctx, type, flags);
 }
 
-/* Several SGEs on an extended QP: out of line, so that the builders' path
- * keeps a small frame. */
-static __attribute__((noinline)) nd_status
-verbs_post_wr_list(struct verbs_qp *qp, void *ctx, uint32_t type,
-		   const struct nd_sge *sge, uint32_t nsge, uint64_t raddr,
-		   uint32_t rkey, uint32_t flags)
-{
-	return verbs_post_wr(qp, ctx, type, sge, nsge, raddr, rkey, flags,
-			     false);
-}
-
 VERBS_FAST nd_status verbs_post_out(struct verbs_qp *qp, void *ctx,
 				    uint32_t type, const struct nd_sge *sge,
 				    uint32_t nsge, uint64_t raddr,
 				    uint32_t rkey, uint32_t flags,
 				    enum verbs_post_mode mode)
 {
-	if (mode != VERBS_POST_X)
-		return verbs_post_wr(qp, ctx, type, sge, nsge, raddr, rkey,
-				     flags, mode == VERBS_POST_WR_COMPACT);
-	if (__builtin_expect(nsge > 1, 0))
-		return verbs_post_wr_list(qp, ctx, type, sge, nsge, raddr, rkey,
-					  flags);
-	return verbs_post_x(qp, ctx, type, flags, sge, nsge, raddr, rkey);
+	if (mode == VERBS_POST_X)
+		return verbs_post_x(qp, ctx, type, flags, sge, nsge, raddr,
+				    rkey);
+	return verbs_post_wr(qp, ctx, type, sge, nsge, raddr, rkey, flags,
+			     mode == VERBS_POST_WR_COMPACT);
 }
+
+static nd_status verbs_out_list(struct nd_qp *pub, void *ctx, uint32_t type,
+				const struct nd_sge *sge, uint32_t nsge,
+				uint64_t raddr, uint32_t rkey, uint32_t flags);
 
 /* A Send, Write or Read: the checks, then the post in the QP's mode.
  * `type` and `mode` are constants at every call site. */
@@ -410,6 +408,12 @@ VERBS_FAST nd_status verbs_out_body(struct nd_qp *pub, void *ctx, uint32_t type,
 	bool read = type == ND_REQUEST_TYPE_READ;
 	nd_status st;
 
+	/* Several SGEs on an extended QP: ibv_post_send, out of line, so
+	 * that the builders' path knows it has at most one SGE and keeps a
+	 * small frame. */
+	if (mode == VERBS_POST_X && __builtin_expect(nsge > 1, 0))
+		return verbs_out_list(pub, ctx, type, sge, nsge, raddr, rkey,
+				      flags);
 	if (read) {
 		/* A Read has no inline data, and its SGEs stay as they are
 		 * (empty ones are left out only of what is sent). */
@@ -425,6 +429,15 @@ VERBS_FAST nd_status verbs_out_body(struct nd_qp *pub, void *ctx, uint32_t type,
 	if (read && st == ND_SUCCESS)
 		qp->last_read = qp->sq_head;
 	return st;
+}
+
+static __attribute__((noinline)) nd_status
+verbs_out_list(struct nd_qp *pub, void *ctx, uint32_t type,
+	       const struct nd_sge *sge, uint32_t nsge, uint64_t raddr,
+	       uint32_t rkey, uint32_t flags)
+{
+	return verbs_out_body(pub, ctx, type, sge, nsge, raddr, rkey, flags,
+			      VERBS_POST_WR);
 }
 
 /* One entry point per mode for each (the fast-ops tables below). */
@@ -942,13 +955,11 @@ static struct verbs_ring *verbs_ring_new(struct verbs_qp *qp, void *context)
 		r->sq[i].ring = r;
 		r->sq[i].qp_ctx = context;
 		r->sq[i].tail = &r->sq_tail;
-		r->sq[i].kind = VERBS_SLOT_RING;
 	}
 	for (uint32_t i = 0; i < nr; i++) {
 		r->rq[i].ring = r;
 		r->rq[i].qp_ctx = context;
 		r->rq[i].tail = &r->rq_tail;
-		r->rq[i].kind = VERBS_SLOT_RING;
 		r->rq[i].type = ND_REQUEST_TYPE_RECEIVE;
 	}
 	qp->sq_mask = ns - 1;
@@ -1199,7 +1210,7 @@ static nd_status verbs_srq_grow_slots(struct verbs_srq *srq, uint32_t n)
 	}
 	srq->old_slots = old;
 	for (uint32_t i = 0; i < n; i++) {
-		ns[i].kind = VERBS_SLOT_SRQ;
+		ns[i].flags = VERBS_SLOT_SRQ;
 		ns[i].type = ND_REQUEST_TYPE_RECEIVE;
 		ns[i].srq = srq;
 	}
