@@ -208,6 +208,7 @@ struct verbs_cq {
 	/* Set by a poll that found the device CQ empty; cleared by the
 	 * progress thread (verbs_reap_stragglers). Relaxed atomics. */
 	uint32_t polled_empty;
+	bool overrun; /* the device lost a completion (CQ full); under lock */
 };
 
 struct verbs_mr {
@@ -380,6 +381,8 @@ nd_status verbs_create_cq(struct nd_adapter_base *ab, uint32_t depth,
 			  uint16_t group, uint64_t affinity,
 			  struct nd_cq **out);
 void verbs_cq_event(struct verbs_adapter *a);
+/* The device reported the CQ full (IBV_EVENT_CQ_ERR). */
+void verbs_cq_overrun(struct verbs_cq *cq);
 void verbs_ring_free(struct verbs_ring *ring);
 void verbs_cq_retire_ring(struct verbs_cq *cq, struct verbs_ring *ring);
 /* Queues a software completion (a request posted to a dead QP). */

@@ -392,6 +392,10 @@ static nd_status verbs_cq_notify(struct nd_cq_base *b, uint32_t type,
 	int ret;
 
 	pthread_mutex_lock(&cq->lock);
+	if (cq->overrun) {
+		pthread_mutex_unlock(&cq->lock);
+		return ND_BUFFER_OVERFLOW;
+	}
 	if (verbs_la_satisfies(cq, type)) {
 		pthread_mutex_unlock(&cq->lock);
 		return ND_SUCCESS;
@@ -429,6 +433,24 @@ void verbs_cq_event(struct verbs_adapter *a)
 		pthread_mutex_unlock(&cq->lock);
 		ibv_ack_cq_events(ibcq, 1);
 	}
+}
+
+/*
+ * Progress thread: the device could not write a completion because the CQ
+ * was full (IBV_EVENT_CQ_ERR). That completion is lost, so the CQ is
+ * unusable (spec: Notify then fails ND_BUFFER_OVERFLOW); what it holds can
+ * still be polled.
+ */
+void verbs_cq_overrun(struct verbs_cq *cq)
+{
+	pthread_mutex_lock(&cq->lock);
+	if (!cq->overrun)
+		ND_WARN(VERBS_LOG,
+			"a completion queue overran: completions were lost "
+			"(more requests outstanding than its depth)");
+	cq->overrun = true;
+	nd_ov_finish_all(&cq->base.obj, 0, ND_BUFFER_OVERFLOW);
+	pthread_mutex_unlock(&cq->lock);
 }
 
 static nd_status verbs_cq_resize(struct nd_cq_base *b, uint32_t depth)

@@ -409,6 +409,11 @@ static void verbs_async_event(struct verbs_adapter *a)
 		case IBV_EVENT_SRQ_LIMIT_REACHED:
 			verbs_srq_limit_event(ev.element.srq->srq_context);
 			break;
+		case IBV_EVENT_CQ_ERR:
+			/* The CQ stays until the event is acknowledged
+			 * (ibv_destroy_cq waits for that). */
+			verbs_cq_overrun(ev.element.cq->cq_context);
+			break;
 		case IBV_EVENT_QP_FATAL:
 		case IBV_EVENT_QP_REQ_ERR:
 		case IBV_EVENT_QP_ACCESS_ERR: {

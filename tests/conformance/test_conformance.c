@@ -1185,6 +1185,52 @@ static void test_cq_resize(void **state)
 	nd_cq_release(cq);
 }
 
+/*
+ * More completions than a CQ holds: it overruns, and says so (spec §10:
+ * Notify fails ND_BUFFER_OVERFLOW, the CQ is unusable) rather than leave
+ * a waiter hanging for completions that were lost. Devices round a CQ's
+ * depth up, so the sends outnumber any rounding of a depth of one.
+ */
+static void test_cq_overrun(void **state)
+{
+	struct tc *t = *state;
+	enum { SENDS = 64 };
+	struct tc_pair_cfg cfg = {.depth = SENDS};
+	struct nd_overlapped ov = {0};
+	struct tc_pair p;
+	nd_status st;
+
+	assert_int_equal(nd_adapter_create_cq(t->ad, 1, 0, 0, &cfg.acq),
+			 ND_SUCCESS);
+	tc_pair_init(t, &p, &cfg);
+	for (uintptr_t i = 1; i <= SENDS; i++)
+		assert_int_equal(nd_qp_receive(p.pqp, (void *)i, NULL, 0),
+				 ND_SUCCESS);
+	tc_pair_connect(&p);
+	for (uintptr_t i = 1; i <= SENDS; i++)
+		assert_int_equal(nd_qp_send(p.aqp, (void *)i, NULL, 0, 0),
+				 ND_SUCCESS);
+	/* Until the overrun is known, a Notify may still be satisfied by the
+	 * completions waiting (they are left there). */
+	for (int waited = 0;; waited += 10) {
+		st = nd_cq_notify(cfg.acq, ND_CQ_NOTIFY_ANY, &ov);
+		if (st == ND_PENDING)
+			st = tc_wait_ov(cfg.acq, &ov, st, TC_TIMEOUT_MS);
+		if (st != ND_SUCCESS || waited >= TC_TIMEOUT_MS)
+			break;
+		usleep(10000);
+	}
+	if (st != ND_BUFFER_OVERFLOW)
+		fail_msg("Notify on a CQ of depth 1 after %d sends: %s, "
+			 "expected ND_BUFFER_OVERFLOW",
+			 SENDS, nd_strerror(st));
+	/* and stays so */
+	assert_int_equal(nd_cq_notify(cfg.acq, ND_CQ_NOTIFY_ANY, &ov),
+			 ND_BUFFER_OVERFLOW);
+	tc_pair_fini(&p);
+	nd_cq_release(cfg.acq);
+}
+
 static void test_srq_notify_threshold(void **state)
 {
 	struct tc *t = *state;
@@ -1264,6 +1310,7 @@ int main(void)
 	    T(test_notify_armed),
 	    T(test_notify_solicited),
 	    T(test_cq_resize),
+	    T(test_cq_overrun),
 	    T(test_disconnect_cancels),
 	    T(test_reject_by_passive),
 	    T(test_reject_by_active),
