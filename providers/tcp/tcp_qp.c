@@ -803,6 +803,11 @@ static void rx_copy(struct tcp_qp *qp)
 static void qp_rx(struct tcp_qp *qp)
 {
 	size_t budget = RX_BUDGET;
+	/* A read that returned less than it asked for emptied the socket:
+	 * another now would only say EAGAIN (a system call per message).
+	 * What arrives later is read on the next call, which level-triggered
+	 * epoll or the application's next poll makes. */
+	bool drained = false;
 
 	while (qp->pl.fd >= 0) {
 		ssize_t n;
@@ -819,8 +824,9 @@ static void qp_rx(struct tcp_qp *qp)
 			    (uint32_t)sizeof(qp->rx_hdr) - qp->rx_got;
 
 			if (!avail) {
-				if (!budget || rx_fill(qp) <= 0)
+				if (!budget || drained || rx_fill(qp) <= 0)
 					return;
+				drained = qp->rxbuf_len < sizeof(qp->rxbuf);
 				budget -= budget < qp->rxbuf_len
 					      ? budget
 					      : qp->rxbuf_len;
@@ -861,12 +867,13 @@ static void qp_rx(struct tcp_qp *qp)
 		}
 		/* out of budget (buffer empty here): level-triggered epoll
 		 * or the next poll brings us back */
-		if (!budget)
+		if (!budget || drained)
 			return;
 		if (qp->rx_left < sizeof(qp->rxbuf)) {
 			/* small: one recv may also bring the next frames */
 			if (rx_fill(qp) <= 0)
 				return;
+			drained = qp->rxbuf_len < sizeof(qp->rxbuf);
 			budget -=
 			    budget < qp->rxbuf_len ? budget : qp->rxbuf_len;
 			continue;
@@ -885,6 +892,7 @@ static void qp_rx(struct tcp_qp *qp)
 				on_eof(qp, errno);
 			return;
 		}
+		drained = (size_t)n < qp->rx_left;
 		rx_advance(qp, (size_t)n);
 		budget = budget > (size_t)n ? budget - (size_t)n : 0;
 	}
