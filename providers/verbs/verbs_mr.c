@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /*
  * ND flags -> access, by table on the low four bits: LOCAL_WRITE (1),
@@ -24,6 +25,28 @@ static const int verbs_mr_access[16] = {
 #undef LW
 #undef RR
 #undef RW
+
+/*
+ * The usual reason a registration fails ENOMEM: the pages would pass the
+ * process's locked-memory limit (RLIMIT_MEMLOCK, `ulimit -l`; 8 MiB by
+ * default for users without CAP_IPC_LOCK). Says so once, with the numbers.
+ */
+static void verbs_memlock_hint(size_t length)
+{
+	static bool said;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    __atomic_exchange_n(&said, true, __ATOMIC_RELAXED))
+		return;
+	ND_WARN(VERBS_LOG,
+		"registering %zu bytes failed: out of memory; the "
+		"locked-memory limit of this process is %llu KiB (ulimit -l): "
+		"registered memory is pinned and counts against it. Raise it "
+		"(e.g. 'memlock unlimited' in /etc/security/limits.conf, "
+		"LimitMEMLOCK=infinity for a systemd service)",
+		length, (unsigned long long)(rl.rlim_cur / 1024));
+}
 
 static nd_status verbs_mr_register(struct nd_mr_base *b, const void *buffer,
 				   size_t length, uint32_t flags,
@@ -46,6 +69,8 @@ static nd_status verbs_mr_register(struct nd_mr_base *b, const void *buffer,
 			length, access, strerror(err));
 		if (err == EINVAL || err == EFAULT)
 			return ND_ACCESS_VIOLATION;
+		if (err == ENOMEM)
+			verbs_memlock_hint(length);
 		return verbs_errno_status(err);
 	}
 	mr->access = access;
