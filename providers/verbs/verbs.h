@@ -188,6 +188,17 @@ struct verbs_adapter {
 
 #define VERBS_LA_MAX 16
 
+/*
+ * A software completion. One that holds a slot of a QP's queue (tail
+ * non-NULL) is reported only once every earlier request of that queue has
+ * been (*tail == seq), and moves the tail past itself.
+ */
+struct verbs_soft {
+	struct nd_result r;
+	uint32_t *tail;
+	uint32_t seq;
+};
+
 struct verbs_cq {
 	struct nd_cq_base base;
 	struct verbs_adapter *ad;
@@ -199,12 +210,11 @@ struct verbs_cq {
 	pthread_mutex_t lock;
 	struct verbs_grave *graves;
 	uint32_t events_unacked;
-	/* Software completions (requests posted to a dead QP), reported after
-	 * what the device has; under lock. */
+	/* Software completions (requests posted to a dead QP, requests the
+	 * device lost), reported after what the device has; under lock. */
 	uint32_t soft_n; /* hint unlocked */
-	uint32_t soft_head;
 	uint32_t soft_cap;
-	struct nd_result *soft;
+	struct verbs_soft *soft;
 	/* Set by a poll that found the device CQ empty; cleared by the
 	 * progress thread (verbs_reap_stragglers). Relaxed atomics. */
 	uint32_t polled_empty;
@@ -385,15 +395,17 @@ void verbs_cq_event(struct verbs_adapter *a);
 void verbs_cq_overrun(struct verbs_cq *cq);
 void verbs_ring_free(struct verbs_ring *ring);
 void verbs_cq_retire_ring(struct verbs_cq *cq, struct verbs_ring *ring);
-/* Queues a software completion (a request posted to a dead QP). */
 /* Completes ND_CANCELED, in order, the requests of one side of a ring from
  * its tail up to `head`, and moves the tail there. cq: that side's CQ.
  * Returns how many it cancelled. */
 uint32_t verbs_ring_cancel(struct verbs_cq *cq, struct verbs_ring *ring,
 			   struct verbs_slot *slots, uint32_t *tail,
 			   uint32_t head);
+/* Queues a software completion (cq->lock may be held). tail: NULL, or the
+ * queue tail that must reach seq first (struct verbs_soft). */
 nd_status verbs_cq_soft_complete(struct verbs_cq *cq, void *qp_ctx, void *ctx,
-				 uint32_t type, nd_status status);
+				 uint32_t type, nd_status status,
+				 uint32_t *tail, uint32_t seq);
 
 nd_status verbs_create_mr(struct nd_adapter_base *ab, struct nd_mr **out);
 nd_status verbs_create_mw(struct nd_adapter_base *ab, struct nd_mw **out);

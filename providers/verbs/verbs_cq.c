@@ -81,7 +81,8 @@ verbs_result(struct nd_result *r, nd_status status, uint32_t bytes,
 
 static nd_status verbs_cq_soft_push(struct verbs_cq *cq, void *qp_ctx,
 				    void *ctx, uint32_t type, nd_status status,
-				    uint32_t bytes);
+				    uint32_t bytes, uint32_t *tail,
+				    uint32_t seq);
 
 uint32_t verbs_ring_cancel(struct verbs_cq *cq, struct verbs_ring *ring,
 			   struct verbs_slot *slots, uint32_t *tail,
@@ -93,7 +94,7 @@ uint32_t verbs_ring_cancel(struct verbs_cq *cq, struct verbs_ring *ring,
 	for (; (int32_t)(head - t) > 0; t++, n++) {
 		struct verbs_slot *s = &slots[t & mask];
 		verbs_cq_soft_complete(cq, s->qp_ctx, s->ctx, s->type,
-				       ND_CANCELED);
+				       ND_CANCELED, NULL, 0);
 	}
 	if (n)
 		__atomic_store_n(&ring->soft_cancelled, 1, __ATOMIC_RELEASE);
@@ -128,7 +129,7 @@ static uint32_t verbs_cqe_in_order(struct verbs_cq *cq, struct verbs_slot *s,
 			    cq, s->qp_ctx, s->ctx, type,
 			    ok ? ND_SUCCESS
 			       : verbs_map_error(cq->ad->tp, status, type),
-			    ok ? byte_len : 0);
+			    ok ? byte_len : 0, NULL, 0);
 		}
 		__atomic_store_n(s->tail, s->seq + 1, __ATOMIC_RELEASE);
 	}
@@ -271,7 +272,51 @@ static uint32_t verbs_poll(struct verbs_cq *cq, struct nd_result *r,
 		       : verbs_poll_wc(cq, r, count);
 }
 
-/* Drains the look-ahead buffer first, then the CQ. */
+/* 0: the software completion is due; > 0: earlier requests of its queue
+ * are still to be reported; < 0: verbs_ring_cancel reported it already. */
+static int32_t verbs_soft_due(const struct verbs_soft *e)
+{
+	if (!e->tail)
+		return 0;
+	return (int32_t)(e->seq - __atomic_load_n(e->tail, __ATOMIC_ACQUIRE));
+}
+
+/* Reports the software completions that are due, at most `room`, and keeps
+ * the others in order. cq->lock held. */
+static uint32_t verbs_soft_drain(struct verbs_cq *cq, struct nd_result *r,
+				 uint32_t room)
+{
+	uint32_t n = 0, keep = 0;
+
+	for (uint32_t i = 0; i < cq->soft_n; i++) {
+		struct verbs_soft *e = &cq->soft[i];
+		int32_t due = verbs_soft_due(e);
+
+		if (due < 0)
+			continue;
+		if (due > 0 || n == room) {
+			cq->soft[keep++] = *e;
+			continue;
+		}
+		r[n++] = e->r;
+		if (e->tail)
+			__atomic_store_n(e->tail, e->seq + 1, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&cq->soft_n, keep, __ATOMIC_RELAXED);
+	return n;
+}
+
+/* A software completion is due now. cq->lock held. */
+static bool verbs_soft_any_due(const struct verbs_cq *cq)
+{
+	for (uint32_t i = 0; i < cq->soft_n; i++)
+		if (verbs_soft_due(&cq->soft[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Drains the look-ahead buffer first, then the CQ, then what is due of the
+ * software completions. */
 static uint32_t verbs_get_results_slow(struct verbs_cq *cq, struct nd_result *r,
 				       uint32_t count)
 {
@@ -285,46 +330,45 @@ static uint32_t verbs_get_results_slow(struct verbs_cq *cq, struct nd_result *r,
 	}
 	if (n < count)
 		n += verbs_poll(cq, r + n, count - n);
-	while (cq->soft_n && n < count) {
-		r[n++] = cq->soft[cq->soft_head];
-		cq->soft_head = (cq->soft_head + 1) % cq->soft_cap;
-		__atomic_store_n(&cq->soft_n, cq->soft_n - 1, __ATOMIC_RELAXED);
-	}
+	if (cq->soft_n)
+		n += verbs_soft_drain(cq, r + n, count - n);
 	pthread_mutex_unlock(&cq->lock);
 	return n;
 }
 
 nd_status verbs_cq_soft_complete(struct verbs_cq *cq, void *qp_ctx, void *ctx,
-				 uint32_t type, nd_status status)
+				 uint32_t type, nd_status status,
+				 uint32_t *tail, uint32_t seq)
 {
-	return verbs_cq_soft_push(cq, qp_ctx, ctx, type, status, 0);
+	return verbs_cq_soft_push(cq, qp_ctx, ctx, type, status, 0, tail, seq);
 }
 
 static nd_status verbs_cq_soft_push(struct verbs_cq *cq, void *qp_ctx,
 				    void *ctx, uint32_t type, nd_status status,
-				    uint32_t bytes)
+				    uint32_t bytes, uint32_t *tail,
+				    uint32_t seq)
 {
-	struct nd_result *r;
+	struct verbs_soft *e;
 
 	pthread_mutex_lock(&cq->lock);
 	if (cq->soft_n == cq->soft_cap) {
 		uint32_t ncap = cq->soft_cap ? 2 * cq->soft_cap : 16;
-		struct nd_result *n = malloc(ncap * sizeof(*n));
+		struct verbs_soft *n = realloc(cq->soft, ncap * sizeof(*n));
 		if (!n) {
 			pthread_mutex_unlock(&cq->lock);
 			return ND_NO_MORE_ENTRIES;
 		}
-		for (uint32_t i = 0; i < cq->soft_n; i++)
-			n[i] = cq->soft[(cq->soft_head + i) % cq->soft_cap];
-		free(cq->soft);
 		cq->soft = n;
 		cq->soft_cap = ncap;
-		cq->soft_head = 0;
 	}
-	r = &cq->soft[(cq->soft_head + cq->soft_n) % cq->soft_cap];
-	verbs_result(r, status, bytes, qp_ctx, ctx, type);
+	e = &cq->soft[cq->soft_n];
+	verbs_result(&e->r, status, bytes, qp_ctx, ctx, type);
+	e->tail = tail;
+	e->seq = seq;
 	__atomic_store_n(&cq->soft_n, cq->soft_n + 1, __ATOMIC_RELEASE);
-	nd_ov_finish_all(&cq->base.obj, 0, ND_SUCCESS);
+	/* One that waits is announced by the device's completion before it. */
+	if (verbs_soft_due(e) == 0)
+		nd_ov_finish_all(&cq->base.obj, 0, ND_SUCCESS);
 	pthread_mutex_unlock(&cq->lock);
 	return ND_SUCCESS;
 }
@@ -363,7 +407,7 @@ static const struct nd_cq_fast_ops verbs_cq_fast_wc = {
 /* True if a waiting look-ahead result satisfies a Notify of `type`. */
 static bool verbs_la_satisfies(struct verbs_cq *cq, uint32_t type)
 {
-	if (cq->soft_n) /* cancelled requests: errors */
+	if (verbs_soft_any_due(cq)) /* cancelled requests: errors */
 		return true;
 	if (type != ND_CQ_NOTIFY_ERRORS)
 		return cq->la_n > 0;

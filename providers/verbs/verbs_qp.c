@@ -141,24 +141,44 @@ static __attribute__((noinline, cold)) nd_status verbs_post_error(int ret)
 	}
 }
 
-/* The QP is in error: the request completes ND_CANCELED in software. */
+/*
+ * The QP is in error: the request completes ND_CANCELED in software (some
+ * devices lose requests posted in ERR). It takes the next slot of its queue
+ * like any request and is reported once every earlier one has been: the
+ * device may report its flushed requests a while after the QP went to
+ * error, and one queue's completions stay in posting order. (The caller
+ * checked that the queue has room.)
+ */
 static __attribute__((noinline, cold)) nd_status
 verbs_post_dead(struct verbs_qp *qp, void *ctx, uint32_t type)
 {
 	bool recv = type == ND_REQUEST_TYPE_RECEIVE;
 	struct verbs_cq *cq = recv ? qp->rcq : qp->scq;
 	struct verbs_ring *r = qp->ring;
+	uint32_t *head = recv ? &qp->rq_head : &qp->sq_head;
+	uint32_t *tail = recv ? &r->rq_tail : &r->sq_tail;
+	struct verbs_slot *s =
+	    recv ? &r->rq[*head & r->rq_mask] : &r->sq[*head & r->sq_mask];
 	nd_status st;
 
 	pthread_mutex_lock(&cq->lock);
 	/* Where the device may not follow (flush_may_lose), what is still
 	 * outstanding completes first, in order. */
 	if (qp->ad->tp->flush_may_lose && !(recv && qp->srq))
-		verbs_ring_cancel(cq, r, recv ? r->rq : r->sq,
-				  recv ? &r->rq_tail : &r->sq_tail,
-				  recv ? qp->rq_head : qp->sq_head);
-	st = verbs_cq_soft_complete(cq, qp->base.context, ctx, type,
-				    ND_CANCELED);
+		verbs_ring_cancel(cq, r, recv ? r->rq : r->sq, tail, *head);
+	if (recv && qp->srq) { /* no queue of its own */
+		st = verbs_cq_soft_complete(cq, qp->base.context, ctx, type,
+					    ND_CANCELED, NULL, 0);
+	} else {
+		s->ctx = ctx;
+		s->seq = *head;
+		s->type = (uint8_t)type;
+		s->flags = 0;
+		st = verbs_cq_soft_complete(cq, qp->base.context, ctx, type,
+					    ND_CANCELED, tail, *head);
+		if (st == ND_SUCCESS)
+			(*head)++;
+	}
 	pthread_mutex_unlock(&cq->lock);
 	return st;
 }

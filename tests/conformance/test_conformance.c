@@ -541,6 +541,41 @@ static void test_flush_then_notify(void **state)
 	nd_cq_release(cq);
 }
 
+/*
+ * A queue's completions stay in posting order across its end: receives
+ * posted right after a flush of a connected QP complete ND_CANCELED behind
+ * the ones the device still holds, never before them (the device may
+ * report its flushed ones a while later).
+ */
+static void test_flush_then_post_order(void **state)
+{
+	struct tc *t = *state;
+	enum { HELD = 16, LATE = 4 };
+	struct tc_pair_cfg cfg = {.depth = 32};
+	struct tc_pair p;
+
+	tc_pair_init(t, &p, &cfg);
+	for (uintptr_t i = 1; i <= HELD; i++)
+		assert_int_equal(nd_qp_receive(p.pqp, (void *)i, NULL, 0),
+				 ND_SUCCESS);
+	tc_pair_connect(&p);
+	assert_int_equal(nd_qp_flush(p.pqp), ND_SUCCESS);
+	for (uintptr_t i = HELD + 1; i <= HELD + LATE; i++)
+		assert_int_equal(nd_qp_receive(p.pqp, (void *)i, NULL, 0),
+				 ND_SUCCESS);
+	for (uintptr_t i = 1; i <= HELD + LATE; i++) {
+		struct nd_result r = wait_one(p.pcq, TC_TIMEOUT_MS);
+		if (r.request_context != (void *)i)
+			fail_msg("receive %lu completed where receive %lu "
+				 "was due",
+				 (unsigned long)(uintptr_t)r.request_context,
+				 (unsigned long)i);
+		assert_int_equal(r.status, ND_CANCELED);
+		assert_int_equal(r.request_type, ND_REQUEST_TYPE_RECEIVE);
+	}
+	tc_pair_fini(&p);
+}
+
 static void test_notify_armed(void **state)
 {
 	struct tc *t = *state;
@@ -1307,6 +1342,7 @@ int main(void)
 	    T(test_violation_invalidated_window),
 	    T(test_receive_too_small),
 	    T(test_flush_then_notify),
+	    T(test_flush_then_post_order),
 	    T(test_notify_armed),
 	    T(test_notify_solicited),
 	    T(test_cq_resize),
