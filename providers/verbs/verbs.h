@@ -78,9 +78,8 @@ struct verbs_transport {
  * Work-request slots: wr_id is a pointer to one of these.
  */
 #define VERBS_SLOT_SWALLOW 0x1u /* forced-signaled silent request */
-#define VERBS_SLOT_SRQ                                                         \
-	0x2u /* SRQ slot: free it, count it (else a
-				 * QP ring's: advance *tail) */
+/* An SRQ's slot (free it, count it); without: a QP ring's (advance *tail) */
+#define VERBS_SLOT_SRQ	   0x2u
 
 struct verbs_slot {
 	/* In nd_result's order: a completion copies the pair at once. */

@@ -153,7 +153,7 @@ verbs_cqe_slow(struct verbs_cq *cq, uint64_t wr_id, uint32_t status,
 	uint32_t type = s->type;
 	uint8_t flags = s->flags;
 
-	if (!(s->flags & VERBS_SLOT_SRQ)) {
+	if (!(flags & VERBS_SLOT_SRQ)) {
 		uint32_t tail = __atomic_load_n(s->tail, __ATOMIC_ACQUIRE);
 		bool dead = __atomic_load_n(&s->ring->dead, __ATOMIC_ACQUIRE);
 

@@ -147,7 +147,8 @@ static __attribute__((noinline, cold)) nd_status verbs_post_error(int ret)
  * like any request and is reported once every earlier one has been: the
  * device may report its flushed requests a while after the QP went to
  * error, and one queue's completions stay in posting order. (The caller
- * checked that the queue has room.)
+ * checked that the queue has room; a QP on an SRQ never gets here with a
+ * receive: it has no receive queue of its own.)
  */
 static __attribute__((noinline, cold)) nd_status
 verbs_post_dead(struct verbs_qp *qp, void *ctx, uint32_t type)
@@ -164,21 +165,16 @@ verbs_post_dead(struct verbs_qp *qp, void *ctx, uint32_t type)
 	pthread_mutex_lock(&cq->lock);
 	/* Where the device may not follow (flush_may_lose), what is still
 	 * outstanding completes first, in order. */
-	if (qp->ad->tp->flush_may_lose && !(recv && qp->srq))
+	if (qp->ad->tp->flush_may_lose)
 		verbs_ring_cancel(cq, r, recv ? r->rq : r->sq, tail, *head);
-	if (recv && qp->srq) { /* no queue of its own */
-		st = verbs_cq_soft_complete(cq, qp->base.context, ctx, type,
-					    ND_CANCELED, NULL, 0);
-	} else {
-		s->ctx = ctx;
-		s->seq = *head;
-		s->type = (uint8_t)type;
-		s->flags = 0;
-		st = verbs_cq_soft_complete(cq, qp->base.context, ctx, type,
-					    ND_CANCELED, tail, *head);
-		if (st == ND_SUCCESS)
-			(*head)++;
-	}
+	s->ctx = ctx;
+	s->seq = *head;
+	s->type = (uint8_t)type;
+	s->flags = 0;
+	st = verbs_cq_soft_complete(cq, qp->base.context, ctx, type,
+				    ND_CANCELED, tail, *head);
+	if (st == ND_SUCCESS)
+		(*head)++;
 	pthread_mutex_unlock(&cq->lock);
 	return st;
 }
