@@ -365,6 +365,18 @@ bool nd_ov_pending(struct nd_object *obj, uint32_t kind);
  */
 
 /*
+ * Whether [addr, addr + len) lies inside [base, base + length). Written so
+ * that nothing can wrap around 2^64: every bounds check of a range a caller
+ * or a peer names goes through here.
+ */
+static inline bool nd_range_inside(uint64_t base, uint64_t length,
+				   uint64_t addr, uint64_t len)
+{
+	return addr >= base && addr - base <= length &&
+	       len <= length - (addr - base);
+}
+
+/*
  * Writes the addresses into `list` with ND's size protocol: list NULL or *size
  * too small gives ND_BUFFER_OVERFLOW with *size = needed; else ND_SUCCESS with
  * *size = bytes used. Only AF_INET and AF_INET6 entries are used.

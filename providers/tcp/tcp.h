@@ -46,10 +46,10 @@
 #define TCP_MAX_INCOMING     64u
 /* Polls in a row before an application owns its sockets (see driving). */
 #define TCP_DRIVE_STREAK     64u
-/* Memory table: index bits of a token; the other bits are random. */
-#define TCP_MEM_INDEX_BITS   14u
-#define TCP_MEM_SLOTS	     (1u << TCP_MEM_INDEX_BITS)
-#define TCP_MEM_INDEX_MASK   (TCP_MEM_SLOTS - 1u)
+/* Live tokens (grants) an adapter holds at most: two per region, one per
+ * bound window. */
+#define TCP_MAX_GRANTS	     (1u << 20)
+#define TCP_TOKEN_ROUNDS     8u
 
 struct tcp_adapter;
 struct tcp_qp;
@@ -72,15 +72,38 @@ struct tcp_pollable {
 	uint32_t events;
 };
 
-/* A registered region or a bound window: what a token names. */
+/*
+ * A registered region or a bound window: what a token names. A token is
+ * valid exactly while it is in the adapter's grant table; identities are
+ * never compared by address (an address is reused, a token and a QP serial
+ * are not: see tcp_grants).
+ */
 struct tcp_mem {
-	uint32_t local_token;  /* 0 for windows */
-	uint32_t remote_token; /* capability handed to peers */
+	uint32_t local_token;  /* 0 for windows and while not granted */
+	uint32_t remote_token; /* capability handed to peers; 0 if none */
 	uint64_t base;
 	uint64_t length;
-	uint32_t rights;   /* TCP_R_* */
-	struct tcp_qp *qp; /* windows: the QP it is bound to */
-	uint32_t slot;	   /* index in the table, or ~0 */
+	uint32_t rights;    /* TCP_R_* */
+	uint64_t qp_serial; /* windows: tcp_qp.serial of their QP; else 0 */
+};
+
+/*
+ * The tokens an adapter has granted, in an open-addressed table keyed by
+ * the token (linear probing, backward-shift deletion, at most half full).
+ * Tokens are a counter enciphered with a per-adapter random key (a Feistel
+ * permutation of 32 bits): unpredictable to a peer, and a value comes again
+ * only after 2^32 grants, so a token a peer kept never names a later grant.
+ */
+struct tcp_grant {
+	uint32_t token; /* 0: empty */
+	struct tcp_mem *mem;
+};
+
+struct tcp_grants {
+	struct tcp_grant *slot;
+	uint32_t cap, count;
+	uint32_t next; /* the counter the next token enciphers */
+	uint32_t key[TCP_TOKEN_ROUNDS];
 };
 
 #define TCP_R_LOCAL_WRITE  0x1u
@@ -97,8 +120,9 @@ struct tcp_adapter {
 	bool stop;
 	bool destroy_on_thread;
 	bool thread_waiting; /* atomic: the progress thread wants the lock */
-	struct tcp_mem *mem[TCP_MEM_SLOTS];
-	uint32_t mem_next;
+	struct tcp_grants grants;
+	uint64_t qp_serial;	    /* last tcp_qp.serial handed out */
+	uint64_t access_violations; /* refused remote accesses (any peer) */
 	struct tcp_pollable **poll;
 	uint32_t *poll_gen;
 	uint32_t npoll;
@@ -223,6 +247,8 @@ struct tcp_resp {
 struct tcp_qp {
 	struct nd_qp_base base;
 	struct tcp_adapter *ad;
+	uint64_t serial;	/* unique per adapter, never reused */
+	struct tcp_mw *windows; /* bound to this QP (tcp_mw.qp_next) */
 	struct tcp_qp *ad_next, *ad_prev;
 	struct tcp_cq *rcq, *icq;
 	struct tcp_srq *srq;
@@ -372,19 +398,35 @@ void tcp_put_later(struct tcp_adapter *ad, struct nd_object *obj);
 uint32_t tcp_random32(void);
 uint64_t tcp_now_ms(void);
 void tcp_wake(struct tcp_adapter *ad);
-/* Memory table */
-bool tcp_mem_insert(struct tcp_adapter *ad, struct tcp_mem *m, bool local);
-void tcp_mem_remove(struct tcp_adapter *ad, struct tcp_mem *m);
-static inline struct tcp_mem *tcp_mem_remote(struct tcp_adapter *ad,
+/* Grants: gives m a remote token (and a local one if `local`); false
+ * when the table is full. Revoke takes every token of m away at once. */
+bool tcp_grant(struct tcp_adapter *ad, struct tcp_mem *m, bool local);
+void tcp_revoke(struct tcp_adapter *ad, struct tcp_mem *m);
+nd_status tcp_grants_init(struct tcp_grants *g);
+void tcp_grants_fini(struct tcp_grants *g);
+
+static inline struct tcp_mem *tcp_grant_find(const struct tcp_adapter *ad,
 					     uint32_t token)
 {
-	struct tcp_mem *m = ad->mem[token & TCP_MEM_INDEX_MASK];
+	const struct tcp_grants *g = &ad->grants;
+	uint32_t mask = g->cap - 1;
+
+	/* The table is never full, so an empty slot ends every probe; an
+	 * empty slot's mem is NULL, which also answers token 0. */
+	for (uint32_t i = token & mask;; i = (i + 1) & mask)
+		if (g->slot[i].token == token || !g->slot[i].token)
+			return g->slot[i].mem;
+}
+static inline struct tcp_mem *tcp_mem_remote(const struct tcp_adapter *ad,
+					     uint32_t token)
+{
+	struct tcp_mem *m = tcp_grant_find(ad, token);
 	return m && m->remote_token == token ? m : NULL;
 }
-static inline struct tcp_mem *tcp_mem_local(struct tcp_adapter *ad,
+static inline struct tcp_mem *tcp_mem_local(const struct tcp_adapter *ad,
 					    uint32_t token)
 {
-	struct tcp_mem *m = ad->mem[token & TCP_MEM_INDEX_MASK];
+	struct tcp_mem *m = tcp_grant_find(ad, token);
 	return m && m->local_token == token ? m : NULL;
 }
 
@@ -411,8 +453,16 @@ struct tcp_mw {
 	struct nd_mw_base base;
 	struct tcp_mem mem;
 	struct tcp_mr *mr; /* retained while bound */
+	struct tcp_qp *qp; /* while bound: the QP, whose list holds us */
+	struct tcp_mw *qp_next;
 	bool bound;
 };
+/* Binds mw over [base, base + length) of mr through qp; adapter locked. */
+bool tcp_mw_bind(struct tcp_mw *mw, struct tcp_mr *mr, struct tcp_qp *qp,
+		 uint64_t base, uint64_t length, uint32_t rights);
+/* Ends mw's grant (invalidate, rebind, its QP or itself going); adapter
+ * locked. */
+void tcp_mw_unbind(struct tcp_mw *mw);
 
 /* tcp_qp.c */
 nd_status tcp_create_qp(struct nd_adapter_base *a, struct nd_cq *rcq,

@@ -205,45 +205,144 @@ void tcp_poll_del(struct tcp_adapter *ad, struct tcp_pollable *pl)
 	pl->slot = UINT32_MAX;
 }
 
-/* --- memory table -------------------------------------------------------- */
+/* --- grants (the token table) ---------------------------------------- */
 
-static uint32_t make_token(uint32_t idx)
+/* A keyed 16-bit round function: the murmur3 finaliser of the half and the
+ * round's key. */
+static uint32_t token_round(uint32_t half, uint32_t key)
 {
+	uint32_t x = half ^ key;
+
+	x ^= x >> 16;
+	x *= 0x85ebca6bu;
+	x ^= x >> 13;
+	x *= 0xc2b2ae35u;
+	x ^= x >> 16;
+	return x & 0xffffu;
+}
+
+/* A permutation of the 32-bit values (a balanced Feistel network): distinct
+ * counters give distinct tokens, and without the key a token says nothing
+ * about the next one. */
+static uint32_t token_encipher(const struct tcp_grants *g, uint32_t counter)
+{
+	uint32_t l = counter >> 16, r = counter & 0xffffu;
+
+	for (uint32_t i = 0; i < TCP_TOKEN_ROUNDS; i++) {
+		uint32_t t = l ^ token_round(r, g->key[i]);
+		l = r;
+		r = t;
+	}
+	return l << 16 | r;
+}
+
+nd_status tcp_grants_init(struct tcp_grants *g)
+{
+	g->cap = 64;
+	g->count = 0;
+	g->slot = calloc(g->cap, sizeof(*g->slot));
+	if (!g->slot)
+		return ND_NO_MEMORY;
+	g->next = tcp_random32();
+	for (uint32_t i = 0; i < TCP_TOKEN_ROUNDS; i++)
+		g->key[i] = tcp_random32();
+	return ND_SUCCESS;
+}
+
+void tcp_grants_fini(struct tcp_grants *g)
+{
+	free(g->slot);
+	g->slot = NULL;
+}
+
+static void grant_put(struct tcp_grants *g, uint32_t token, struct tcp_mem *m)
+{
+	uint32_t mask = g->cap - 1, i = token & mask;
+
+	while (g->slot[i].token)
+		i = (i + 1) & mask;
+	g->slot[i].token = token;
+	g->slot[i].mem = m;
+	g->count++;
+}
+
+/* Keeps the table at most half full: probes stay short and always end. */
+static bool grants_room(struct tcp_grants *g, uint32_t more)
+{
+	if (g->count + more > TCP_MAX_GRANTS)
+		return false;
+	if ((g->count + more) * 2 <= g->cap)
+		return true;
+
+	struct tcp_grants bigger = *g;
+	bigger.cap = g->cap * 2;
+	bigger.count = 0;
+	bigger.slot = calloc(bigger.cap, sizeof(*bigger.slot));
+	if (!bigger.slot)
+		return false;
+	for (uint32_t i = 0; i < g->cap; i++)
+		if (g->slot[i].token)
+			grant_put(&bigger, g->slot[i].token, g->slot[i].mem);
+	free(g->slot);
+	*g = bigger;
+	return true;
+}
+
+static uint32_t grant_new(struct tcp_adapter *ad, struct tcp_mem *m)
+{
+	struct tcp_grants *g = &ad->grants;
 	uint32_t t;
 
-	do {
-		t = (tcp_random32() & ~TCP_MEM_INDEX_MASK) | idx;
-	} while (t == 0 || t == UINT32_MAX);
+	/* 0 means "no token"; a value still live (only after the counter
+	 * went round all 2^32) is skipped. */
+	do
+		t = token_encipher(g, g->next++);
+	while (t == 0 || tcp_grant_find(ad, t));
+	grant_put(g, t, m);
 	return t;
 }
 
-bool tcp_mem_insert(struct tcp_adapter *ad, struct tcp_mem *m, bool local)
+static void grant_drop(struct tcp_grants *g, uint32_t token)
 {
-	for (uint32_t i = 0; i < TCP_MEM_SLOTS; i++) {
-		uint32_t idx = (ad->mem_next + i) & TCP_MEM_INDEX_MASK;
+	uint32_t mask = g->cap - 1, i = token & mask;
 
-		if (ad->mem[idx])
-			continue;
-		m->slot = idx;
-		m->remote_token = make_token(idx);
-		m->local_token = 0;
-		if (local) {
-			do {
-				m->local_token = make_token(idx);
-			} while (m->local_token == m->remote_token);
-		}
-		ad->mem[idx] = m;
-		ad->mem_next = idx + 1;
-		return true;
+	while (g->slot[i].token != token) {
+		if (!g->slot[i].token)
+			return;
+		i = (i + 1) & mask;
 	}
-	return false;
+	/* Backward-shift: move up every later entry of the run whose home
+	 * slot is not between the hole and itself. */
+	for (uint32_t j = (i + 1) & mask; g->slot[j].token;
+	     j = (j + 1) & mask) {
+		uint32_t home = g->slot[j].token & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			g->slot[i] = g->slot[j];
+			i = j;
+		}
+	}
+	g->slot[i].token = 0;
+	g->slot[i].mem = NULL;
+	g->count--;
 }
 
-void tcp_mem_remove(struct tcp_adapter *ad, struct tcp_mem *m)
+bool tcp_grant(struct tcp_adapter *ad, struct tcp_mem *m, bool local)
 {
-	if (m->slot != UINT32_MAX && ad->mem[m->slot] == m)
-		ad->mem[m->slot] = NULL;
-	m->slot = UINT32_MAX;
+	if (!grants_room(&ad->grants, local ? 2 : 1))
+		return false;
+	m->remote_token = grant_new(ad, m);
+	m->local_token = local ? grant_new(ad, m) : 0;
+	return true;
+}
+
+void tcp_revoke(struct tcp_adapter *ad, struct tcp_mem *m)
+{
+	if (m->remote_token)
+		grant_drop(&ad->grants, m->remote_token);
+	if (m->local_token)
+		grant_drop(&ad->grants, m->local_token);
+	m->remote_token = 0;
+	m->local_token = 0;
 }
 
 /* --- progress thread ------------------------------------------------------- */
@@ -278,6 +377,7 @@ static void adapter_free(struct tcp_adapter *ad)
 	free(ad->poll);
 	free(ad->poll_gen);
 	free(ad->puts);
+	tcp_grants_fini(&ad->grants);
 	nd_adapter_base_fini(&ad->base);
 	free(ad);
 }
@@ -522,7 +622,10 @@ static nd_status tcp_open_adapter(uint64_t adapter_id, struct nd_adapter **out)
 	if (!ad)
 		return ND_NO_MEMORY;
 	fill_info(&ad->base.info);
-	ad->mem_next = 1 + (tcp_random32() & TCP_MEM_INDEX_MASK);
+	if (ND_FAILED(tcp_grants_init(&ad->grants))) {
+		free(ad);
+		return ND_NO_MEMORY;
+	}
 	ad->epfd = epoll_create1(EPOLL_CLOEXEC);
 	ad->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (ad->epfd < 0 || ad->wakefd < 0) {
@@ -562,6 +665,7 @@ err_fds:
 		close(ad->epfd);
 	if (ad->wakefd >= 0)
 		close(ad->wakefd);
+	tcp_grants_fini(&ad->grants);
 	free(ad);
 	return st;
 }

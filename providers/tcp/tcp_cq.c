@@ -2,8 +2,12 @@
 /* Completion queues, shared receive queues, memory regions and windows. */
 #include "tcp.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* --- completion queue ------------------------------------------------------ */
 
@@ -225,8 +229,9 @@ static nd_status check_recv_sges(struct tcp_adapter *ad,
 		total += sge[i].buffer_length;
 		if (!sge[i].buffer_length)
 			continue;
-		if (!m || !(m->rights & TCP_R_LOCAL_WRITE) || a < m->base ||
-		    a + sge[i].buffer_length > m->base + m->length)
+		if (!m || !(m->rights & TCP_R_LOCAL_WRITE) ||
+		    !nd_range_inside(m->base, m->length, a,
+				     sge[i].buffer_length))
 			return ND_ACCESS_VIOLATION;
 	}
 	if (total > TCP_MAX_TRANSFER)
@@ -373,32 +378,100 @@ nd_status tcp_create_srq(struct nd_adapter_base *a, uint32_t depth,
 
 /* --- memory regions ------------------------------------------------------ */
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ  22
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/*
+ * Registration checks that the whole range is mapped, and writable when a
+ * right to write it is asked, by faulting it in as ibv_reg_mr does
+ * (MADV_POPULATE_*, Linux 5.14): a region that is not would otherwise turn
+ * the first remote write into a crash of this process. On an older kernel
+ * (EINVAL) the range is checked against /proc/self/maps instead.
+ */
+static bool maps_allow(uintptr_t lo, uintptr_t hi, bool write)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	uintptr_t at = lo;
+
+	if (!f)
+		return false;
+	while (at < hi && fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+		char perm[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &s, &e, perm) != 3)
+			continue;
+		if (e <= at)
+			continue;
+		if (s > at || perm[0] != 'r' || (write && perm[1] != 'w'))
+			break;
+		at = e;
+	}
+	fclose(f);
+	return at >= hi;
+}
+
+static nd_status check_mapped(const void *buffer, size_t length, bool write)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)buffer & ~(page - 1);
+	uintptr_t end = (uintptr_t)buffer + length;
+
+	if (end < (uintptr_t)buffer || end > UINTPTR_MAX - page)
+		return ND_ACCESS_VIOLATION;
+	uintptr_t hi = (end + page - 1) & ~(page - 1);
+	if (madvise((void *)lo, hi - lo,
+		    write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
+		return ND_SUCCESS;
+	int err = errno;
+	if (err == EINVAL && maps_allow(lo, hi, write))
+		return ND_SUCCESS;
+	if (err == EINTR || err == EAGAIN)
+		return ND_INSUFFICIENT_RESOURCES;
+	if (err == EINVAL || err == ENOMEM || err == EFAULT) {
+		ND_INFO(TCP_LOG,
+			"registration of %p + %zu refused: the range is not "
+			"all mapped%s",
+			buffer, length, write ? " and writable" : "");
+		return ND_ACCESS_VIOLATION;
+	}
+	ND_INFO(TCP_LOG, "registration of %p + %zu: %s", buffer, length,
+		strerror(err));
+	return ND_INSUFFICIENT_RESOURCES;
+}
+
 static nd_status mr_register(struct nd_mr_base *b, const void *buffer,
 			     size_t length, uint32_t flags,
 			     struct nd_overlapped *ov)
 {
 	struct tcp_mr *mr = container_of(b, struct tcp_mr, base);
 	struct tcp_adapter *ad = ad_of(&mr->base.obj);
-	nd_status st = ND_SUCCESS;
+	uint32_t rights = 0;
+	nd_status st;
 
 	(void)ov;
-	if ((uintptr_t)buffer + length < (uintptr_t)buffer)
-		return ND_ACCESS_VIOLATION;
+	if (flags & (ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_RDMA_READ_SINK))
+		rights |= TCP_R_LOCAL_WRITE;
+	if (flags & ND_MR_FLAG_ALLOW_REMOTE_READ)
+		rights |= TCP_R_REMOTE_READ;
+	if ((flags & ND_MR_FLAG_ALLOW_REMOTE_WRITE) ==
+	    ND_MR_FLAG_ALLOW_REMOTE_WRITE)
+		rights |= TCP_R_REMOTE_WRITE;
+	st = check_mapped(buffer, length,
+			  rights & (TCP_R_LOCAL_WRITE | TCP_R_REMOTE_WRITE));
+	if (st != ND_SUCCESS)
+		return st;
 	tcp_lock(ad);
 	mr->mem.base = (uintptr_t)buffer;
 	mr->mem.length = length;
-	mr->mem.qp = NULL;
-	mr->mem.rights = 0;
-	if (flags & (ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_RDMA_READ_SINK))
-		mr->mem.rights |= TCP_R_LOCAL_WRITE;
-	if (flags & ND_MR_FLAG_ALLOW_REMOTE_READ)
-		mr->mem.rights |= TCP_R_REMOTE_READ;
-	if ((flags & ND_MR_FLAG_ALLOW_REMOTE_WRITE) ==
-	    ND_MR_FLAG_ALLOW_REMOTE_WRITE)
-		mr->mem.rights |= TCP_R_REMOTE_WRITE;
-	if (!tcp_mem_insert(ad, &mr->mem, true)) {
-		ND_ERR(TCP_LOG, "memory table full (%u entries)",
-		       TCP_MEM_SLOTS);
+	mr->mem.qp_serial = 0;
+	mr->mem.rights = rights;
+	if (!tcp_grant(ad, &mr->mem, true)) {
+		ND_ERR(TCP_LOG, "memory table full (%u tokens)",
+		       TCP_MAX_GRANTS);
 		st = ND_INSUFFICIENT_RESOURCES;
 	} else {
 		mr->base.local_token = mr->mem.local_token;
@@ -416,12 +489,21 @@ static nd_status mr_deregister(struct nd_mr_base *b, struct nd_overlapped *ov)
 
 	(void)ov;
 	tcp_lock(ad);
-	tcp_mem_remove(ad, &mr->mem);
+	tcp_revoke(ad, &mr->mem);
 	mr->base.local_token = 0;
 	mr->base.remote_token = 0;
 	__atomic_store_n(&mr->base.registered, 0, __ATOMIC_RELEASE);
 	tcp_unlock(ad);
 	return ND_SUCCESS;
+}
+
+/* Released: the region's own tokens die now, even while a bound window
+ * keeps the object (and the window's narrower grant) alive. */
+static void mr_close(struct nd_object *obj)
+{
+	struct tcp_mr *mr = container_of(obj, struct tcp_mr, base.obj);
+
+	mr_deregister(&mr->base, NULL);
 }
 
 static void mr_destroy(struct nd_object *obj)
@@ -430,7 +512,7 @@ static void mr_destroy(struct nd_object *obj)
 	struct tcp_adapter *ad = ad_of(obj);
 
 	tcp_lock(ad);
-	tcp_mem_remove(ad, &mr->mem);
+	tcp_revoke(ad, &mr->mem);
 	tcp_unlock(ad);
 	free(mr);
 }
@@ -440,6 +522,7 @@ static const struct nd_mr_ops mr_ops = {
     .deregister_memory = mr_deregister,
 };
 static const struct nd_object_ops mr_obj_ops = {
+    .close = mr_close,
     .destroy = mr_destroy,
 };
 
@@ -449,7 +532,6 @@ nd_status tcp_create_mr(struct nd_adapter_base *a, struct nd_mr **out)
 
 	if (!mr)
 		return ND_NO_MEMORY;
-	mr->mem.slot = UINT32_MAX;
 	nd_object_init(&mr->base.obj, ND_OBJ_MR, NULL, &mr_obj_ops, a);
 	mr->base.ops = &mr_ops;
 	*out = &mr->base.pub;
@@ -458,24 +540,59 @@ nd_status tcp_create_mr(struct nd_adapter_base *a, struct nd_mr **out)
 
 /* --- memory windows ------------------------------------------------------- */
 
+bool tcp_mw_bind(struct tcp_mw *mw, struct tcp_mr *mr, struct tcp_qp *qp,
+		 uint64_t base, uint64_t length, uint32_t rights)
+{
+	struct tcp_adapter *ad = qp->ad;
+
+	if (mw->bound) /* rebinding: the old token dies */
+		tcp_mw_unbind(mw);
+	mw->mem.base = base;
+	mw->mem.length = length;
+	mw->mem.qp_serial = qp->serial;
+	mw->mem.rights = rights;
+	if (!tcp_grant(ad, &mw->mem, false))
+		return false;
+	nd_object_retain(&mr->base.obj);
+	mw->mr = mr;
+	mw->qp = qp;
+	mw->qp_next = qp->windows;
+	qp->windows = mw;
+	mw->bound = true;
+	mw->base.remote_token = mw->mem.remote_token;
+	__atomic_add_fetch(&mr->base.bound_windows, 1, __ATOMIC_ACQ_REL);
+	return true;
+}
+
+void tcp_mw_unbind(struct tcp_mw *mw)
+{
+	struct tcp_adapter *ad = tcp_adapter_of(mw->base.obj.adapter);
+
+	if (!mw->bound)
+		return;
+	tcp_revoke(ad, &mw->mem);
+	for (struct tcp_mw **pp = &mw->qp->windows; *pp; pp = &(*pp)->qp_next)
+		if (*pp == mw) {
+			*pp = mw->qp_next;
+			break;
+		}
+	mw->qp = NULL;
+	mw->qp_next = NULL;
+	mw->bound = false;
+	mw->base.remote_token = 0;
+	__atomic_sub_fetch(&mw->mr->base.bound_windows, 1, __ATOMIC_ACQ_REL);
+	tcp_put_later(ad, &mw->mr->base.obj);
+	mw->mr = NULL;
+}
+
 static void mw_destroy(struct nd_object *obj)
 {
 	struct tcp_mw *mw = container_of(obj, struct tcp_mw, base.obj);
 	struct tcp_adapter *ad = ad_of(obj);
-	struct tcp_mr *mr = NULL;
 
 	tcp_lock(ad);
-	tcp_mem_remove(ad, &mw->mem);
-	if (mw->bound) {
-		mr = mw->mr;
-		mw->bound = false;
-		mw->mr = NULL;
-		__atomic_sub_fetch(&mr->base.bound_windows, 1,
-				   __ATOMIC_ACQ_REL);
-	}
+	tcp_mw_unbind(mw);
 	tcp_unlock(ad);
-	if (mr)
-		nd_object_put(&mr->base.obj);
 	free(mw);
 }
 
@@ -489,7 +606,6 @@ nd_status tcp_create_mw(struct nd_adapter_base *a, struct nd_mw **out)
 
 	if (!mw)
 		return ND_NO_MEMORY;
-	mw->mem.slot = UINT32_MAX;
 	nd_object_init(&mw->base.obj, ND_OBJ_MW, NULL, &mw_obj_ops, a);
 	*out = &mw->base.pub;
 	return ND_SUCCESS;

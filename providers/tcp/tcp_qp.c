@@ -275,10 +275,9 @@ static bool mem_allows(struct tcp_qp *qp, struct tcp_mem *m, uint32_t right,
 {
 	if (!m || !(m->rights & right))
 		return false;
-	if (m->qp && m->qp != qp)
+	if (m->qp_serial && m->qp_serial != qp->serial)
 		return false;
-	return addr >= m->base && addr - m->base <= m->length &&
-	       len <= m->length - (addr - m->base);
+	return nd_range_inside(m->base, m->length, addr, len);
 }
 
 /* The frame of request w at tx_iov[at]: header, then its payload. */
@@ -600,8 +599,11 @@ static void on_header(struct tcp_qp *qp)
 		start_sink(qp, TCP_SINK_WRITE, h->len);
 		return;
 	case TCP_F_READ:
-		if (qp->reads_in >= TCP_MAX_READ_LIMIT) {
-			protocol_error(qp, "too many reads");
+		/* The inbound limit this side agreed to; 0 counts as 1, as
+		 * it does for the initiator's read_limit (tcp_cm.c). */
+		if (qp->reads_in >= (qp->ird ? qp->ird : 1)) {
+			protocol_error(qp, "more reads in flight than the "
+					   "inbound read limit");
 			return;
 		}
 		m = tcp_mem_remote(qp->ad, h->token);
@@ -1047,8 +1049,8 @@ static nd_status check_src_sges(struct tcp_qp *qp, const struct nd_sge *sge,
 		struct tcp_mem *m =
 		    tcp_mem_local(qp->ad, sge[i].memory_region_token);
 		uint64_t a = (uintptr_t)sge[i].buffer;
-		if (!m || (m->rights & right) != right || a < m->base ||
-		    a - m->base > m->length || l > m->length - (a - m->base))
+		if (!m || (m->rights & right) != right ||
+		    !nd_range_inside(m->base, m->length, a, l))
 			st = ND_ACCESS_VIOLATION;
 	}
 	*total = t;
@@ -1229,36 +1231,21 @@ static nd_status qp_bind(struct nd_qp *pub, void *ctx, struct nd_mr *mrpub,
 	st = sq_admit(qp, TCP_OP_BIND, ctx, &done);
 	if (ND_UNLIKELY(st != ND_SUCCESS || done))
 		goto out;
-	if (!mr->base.registered || mr->mem.slot == UINT32_MAX ||
-	    a < mr->mem.base || a - mr->mem.base > mr->mem.length ||
-	    length > mr->mem.length - (a - mr->mem.base) ||
+	if (!mr->base.registered || !mr->mem.remote_token ||
+	    !nd_range_inside(mr->mem.base, mr->mem.length, a, length) ||
 	    ((flags & ND_OP_FLAG_ALLOW_WRITE) &&
 	     !(mr->mem.rights & TCP_R_LOCAL_WRITE))) {
 		st = ND_ACCESS_VIOLATION;
 		goto out;
 	}
-	if (mw->bound) { /* rebinding: the old token dies */
-		tcp_mem_remove(ad, &mw->mem);
-		__atomic_sub_fetch(&mw->mr->base.bound_windows, 1,
-				   __ATOMIC_ACQ_REL);
-		tcp_put_later(ad, &mw->mr->base.obj);
-		mw->bound = false;
-	}
-	mw->mem.base = a;
-	mw->mem.length = length;
-	mw->mem.qp = qp;
-	mw->mem.rights =
-	    ((flags & ND_OP_FLAG_ALLOW_READ) ? TCP_R_REMOTE_READ : 0) |
-	    ((flags & ND_OP_FLAG_ALLOW_WRITE) ? TCP_R_REMOTE_WRITE : 0);
-	if (!tcp_mem_insert(ad, &mw->mem, false)) {
+	if (!tcp_mw_bind(
+		mw, mr, qp, a, length,
+		((flags & ND_OP_FLAG_ALLOW_READ) ? TCP_R_REMOTE_READ : 0) |
+		    ((flags & ND_OP_FLAG_ALLOW_WRITE) ? TCP_R_REMOTE_WRITE
+						      : 0))) {
 		st = ND_INSUFFICIENT_RESOURCES;
 		goto out;
 	}
-	nd_object_retain(&mr->base.obj);
-	mw->mr = mr;
-	mw->bound = true;
-	mw->base.remote_token = mw->mem.remote_token;
-	__atomic_add_fetch(&mr->base.bound_windows, 1, __ATOMIC_ACQ_REL);
 
 	struct tcp_swr *w = sq_at(qp, qp->sq_count);
 	memset(w, 0, offsetof(struct tcp_swr, sge));
@@ -1295,13 +1282,7 @@ static nd_status qp_invalidate(struct nd_qp *pub, void *ctx,
 		w->status = ND_INVALID_DEVICE_REQUEST;
 	} else {
 		/* refused from now on, even for frames already queued */
-		tcp_mem_remove(ad, &mw->mem);
-		mw->bound = false;
-		mw->base.remote_token = 0;
-		__atomic_sub_fetch(&mw->mr->base.bound_windows, 1,
-				   __ATOMIC_ACQ_REL);
-		tcp_put_later(ad, &mw->mr->base.obj);
-		mw->mr = NULL;
+		tcp_mw_unbind(mw);
 	}
 	sq_push(qp);
 out:
@@ -1323,11 +1304,22 @@ static nd_status qp_flush(struct nd_qp_base *b)
 	return ND_SUCCESS;
 }
 
+/* Windows bound to a QP die with it (ND): nothing can reach them any
+ * more, and their grants end. Adapter locked. */
+static void unbind_windows(struct tcp_qp *qp)
+{
+	while (qp->windows)
+		tcp_mw_unbind(qp->windows);
+}
+
 static void qp_close(struct nd_object *obj)
 {
 	struct tcp_qp *qp = container_of(obj, struct tcp_qp, base.obj);
 
+	tcp_lock(qp->ad);
 	qp_flush(&qp->base);
+	unbind_windows(qp);
+	tcp_unlock(qp->ad);
 }
 
 static void qp_destroy(struct nd_object *obj)
@@ -1338,6 +1330,7 @@ static void qp_destroy(struct nd_object *obj)
 	tcp_lock(ad);
 	close_socket(qp);
 	timer_clear(qp);
+	unbind_windows(qp);
 	if (qp->ad_prev)
 		qp->ad_prev->ad_next = qp->ad_next;
 	else
@@ -1432,6 +1425,7 @@ nd_status tcp_create_qp(struct nd_adapter_base *a, struct nd_cq *rcq,
 	qp->base.context = context;
 
 	tcp_lock(ad);
+	qp->serial = ++ad->qp_serial;
 	qp->ad_next = ad->qps;
 	if (ad->qps)
 		ad->qps->ad_prev = qp;

@@ -249,6 +249,363 @@ static void test_silent_connections(void **state)
 	tc_pair_fini(&p);
 }
 
+/* --- grants: what a token reaches, and when it stops --------------------- */
+
+/* A connection whose active side is a raw socket: our listener accepts it
+ * onto a new QP (limits `ird`/`ord` for Accept, the peer offering 8/8). */
+struct raw_conn {
+	int fd;
+	struct nd_qp *qp;
+	struct nd_connector *c;
+};
+
+static void raw_accept(struct tc_pair *lp, const struct sockaddr_storage *dest,
+		       uint32_t dest_len, struct nd_cq *cq, uint32_t ird,
+		       uint32_t ord, struct raw_conn *rc)
+{
+	struct tc *t = lp->t;
+	struct nd_overlapped gov = {0}, aov = {0};
+	struct tcp_hdr h;
+
+	assert_int_equal(
+	    nd_adapter_create_qp(t->ad, cq, cq, NULL, 4, 4, 1, 1, 0, &rc->qp),
+	    ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_connector(t->ad, &rc->c),
+			 ND_SUCCESS);
+	nd_status gst = nd_listener_get_connection_request(lp->l, rc->c, &gov);
+	rc->fd = socket(dest->ss_family, SOCK_STREAM, 0);
+	assert_true(rc->fd >= 0);
+	assert_int_equal(
+	    connect(rc->fd, (const struct sockaddr *)dest, dest_len), 0);
+	tcp_wire_fill(&h, TCP_F_CONNECT, 0, 0, 8 | (8ull << 32), TCP_WIRE_MAGIC,
+		      TCP_WIRE_VERSION);
+	assert_true(send_all(rc->fd, &h, sizeof(h)));
+	assert_int_equal(tc_wait_ov(lp->l, &gov, gst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	nd_status ast =
+	    nd_connector_accept(rc->c, rc->qp, ird, ord, NULL, 0, &aov);
+	assert_true(recv_all(rc->fd, &h, sizeof(h)));
+	assert_int_equal(h.type, TCP_F_ACCEPT);
+	tcp_wire_fill(&h, TCP_F_RTU, 0, 0, 0, 0, 0);
+	assert_true(send_all(rc->fd, &h, sizeof(h)));
+	assert_int_equal(tc_wait_ov(rc->c, &aov, ast, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+}
+
+static void raw_close(struct raw_conn *rc)
+{
+	close(rc->fd);
+	nd_connector_release(rc->c);
+	nd_qp_release(rc->qp);
+}
+
+/* Sends a WRITE or READ frame as the peer. */
+static void raw_access(int fd, uint8_t type, uint64_t addr, uint32_t token,
+		       uint32_t len, uint8_t fill)
+{
+	struct tcp_hdr h;
+	uint8_t payload[256];
+
+	assert_true(len <= sizeof(payload));
+	memset(payload, fill, len);
+	if (type == TCP_F_WRITE)
+		tcp_wire_fill(&h, TCP_F_WRITE, 0, len, addr, token, 0);
+	else
+		tcp_wire_fill(&h, TCP_F_READ, 0, 0, addr, token, len);
+	assert_true(send_all(fd, &h, sizeof(h)));
+	if (type == TCP_F_WRITE)
+		assert_true(send_all(fd, payload, len));
+}
+
+/* Reads the provider's next answer frame (its payload into `data`, at most
+ * 256 bytes); false at EOF. ACKs are skipped when `skip_acks`. */
+static bool raw_answer(int fd, struct tcp_hdr *h, uint8_t *data, bool skip_acks)
+{
+	for (;;) {
+		if (!recv_all(fd, h, sizeof(*h)))
+			return false;
+		assert_true(h->len <= 256);
+		if (h->len && !recv_all(fd, data, h->len))
+			return false;
+		if (!(skip_acks && h->type == TCP_F_ACK))
+			return true;
+	}
+}
+
+static void expect_refused(int fd)
+{
+	struct tcp_hdr h;
+	uint8_t data[256];
+
+	assert_true(raw_answer(fd, &h, data, true));
+	assert_int_equal(h.type, TCP_F_NAK);
+	assert_int_equal(h.aux, (uint32_t)ND_ACCESS_VIOLATION);
+}
+
+/* Refused by the frame checker (the connection just closes) or by the
+ * target (a NAK first). */
+static void expect_refused_or_closed(int fd)
+{
+	struct tcp_hdr h;
+	uint8_t data[256];
+
+	if (!raw_answer(fd, &h, data, true))
+		return;
+	assert_int_equal(h.type, TCP_F_NAK);
+	assert_int_equal(h.aux, (uint32_t)ND_ACCESS_VIOLATION);
+}
+
+static void bind_window(struct nd_qp *qp, struct nd_cq *cq, struct nd_mr *mr,
+			struct nd_mw *mw, void *buf, size_t len, uint32_t flags)
+{
+	struct nd_result r;
+
+	assert_int_equal(nd_qp_bind(qp, (void *)7, mr, mw, buf, len, flags),
+			 ND_SUCCESS);
+	assert_true(tc_wait_cq(cq, &r, TC_TIMEOUT_MS));
+	assert_int_equal(r.request_type, ND_REQUEST_TYPE_BIND);
+	assert_int_equal(r.status, ND_SUCCESS);
+}
+
+static void assert_bytes(const uint8_t *p, uint8_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			fail_msg("byte %zu is 0x%02x, not 0x%02x", i, p[i], v);
+}
+
+/*
+ * A window bound on a QP dies with the QP: after the QP is released, the
+ * next connection's QP (which may sit at the same address) cannot use the
+ * window's token to read or write.
+ */
+static void test_window_dies_with_qp(void **state)
+{
+	struct tc *t = *state;
+	uint8_t *region = tc_alloc(PAGE);
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct tc_pair lp = {.t = t};
+	struct raw_conn c1, c2;
+	struct nd_cq *cq;
+	struct nd_mr *mr;
+	struct nd_mw *mw;
+
+	memset(region, 0xa5, PAGE);
+	mr =
+	    tc_reg(t, region, PAGE,
+		   ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_ALLOW_REMOTE_READ |
+		       ND_MR_FLAG_ALLOW_REMOTE_WRITE);
+	assert_int_equal(nd_adapter_create_cq(t->ad, 64, 0, 0, &cq),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_mw(t->ad, &mw), ND_SUCCESS);
+	tc_listen(&lp, &dest, &dest_len);
+
+	raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c1);
+	bind_window(c1.qp, cq, mr, mw, region, 16,
+		    ND_OP_FLAG_ALLOW_READ | ND_OP_FLAG_ALLOW_WRITE);
+	uint32_t token = nd_mw_get_remote_token(mw);
+	assert_int_not_equal(token, 0);
+	raw_close(&c1);
+	struct nd_result r;
+	while (tc_wait_cq(cq, &r, 200)) /* c1's flushed requests, if any */
+		;
+
+	for (int i = 0; i < 2; i++) {
+		raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c2);
+		raw_access(c2.fd, i ? TCP_F_READ : TCP_F_WRITE,
+			   (uintptr_t)region, token, 16, 0x5a);
+		expect_refused(c2.fd);
+		raw_close(&c2);
+	}
+	assert_bytes(region, 0xa5, PAGE);
+	nd_mw_release(mw);
+	nd_listener_release(lp.l);
+	nd_cq_release(cq);
+	nd_mr_release(mr);
+	free(region);
+}
+
+/*
+ * Releasing a region revokes its own token at once, even while a window
+ * bound to it keeps the memory reachable: the window then grants what it
+ * granted (16 bytes, read only), and nothing more.
+ */
+static void test_released_region_keeps_window_only(void **state)
+{
+	struct tc *t = *state;
+	uint8_t *region = tc_alloc(PAGE), data[256];
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct tc_pair lp = {.t = t};
+	struct raw_conn c1, c2;
+	struct tcp_hdr h;
+	struct nd_cq *cq;
+	struct nd_mr *mr;
+	struct nd_mw *mw;
+
+	memset(region, 0xa5, PAGE);
+	mr =
+	    tc_reg(t, region, PAGE,
+		   ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_ALLOW_REMOTE_READ |
+		       ND_MR_FLAG_ALLOW_REMOTE_WRITE);
+	uint32_t mr_token = nd_mr_get_remote_token(mr);
+	assert_int_equal(nd_adapter_create_cq(t->ad, 64, 0, 0, &cq),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_mw(t->ad, &mw), ND_SUCCESS);
+	tc_listen(&lp, &dest, &dest_len);
+
+	raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c1);
+	bind_window(c1.qp, cq, mr, mw, region + 64, 16, ND_OP_FLAG_ALLOW_READ);
+	uint32_t mw_token = nd_mw_get_remote_token(mw);
+	assert_int_equal(nd_mr_release(mr), ND_SUCCESS);
+
+	/* the window still reads its 16 bytes */
+	raw_access(c1.fd, TCP_F_READ, (uintptr_t)region + 64, mw_token, 16, 0);
+	assert_true(raw_answer(c1.fd, &h, data, true));
+	assert_int_equal(h.type, TCP_F_READ_RESP);
+	assert_int_equal(h.len, 16);
+	assert_bytes(data, 0xa5, 16);
+	/* the region's own token writes nothing */
+	raw_access(c1.fd, TCP_F_WRITE, (uintptr_t)region, mr_token, 64, 0x5a);
+	expect_refused(c1.fd);
+	raw_close(&c1);
+	/* ... nor reads */
+	raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c2);
+	raw_access(c2.fd, TCP_F_READ, (uintptr_t)region, mr_token, 64, 0);
+	expect_refused(c2.fd);
+	raw_close(&c2);
+
+	assert_bytes(region, 0xa5, PAGE);
+	nd_mw_release(mw);
+	nd_listener_release(lp.l);
+	nd_cq_release(cq);
+	free(region);
+}
+
+/*
+ * Ranges that end past 2^64: a receive at 2^64 - 16 of 4 KiB with a valid
+ * token (its completion reports the error; the peer's send lands nowhere),
+ * the peer's writes and reads there, and a bind there.
+ */
+static void test_ranges_near_2_64(void **state)
+{
+	struct tc *t = *state;
+	uint8_t *region = tc_alloc(PAGE);
+	void *high = (void *)(uintptr_t)0xfffffffffffffff0ull;
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct tc_pair lp = {.t = t};
+	struct raw_conn c;
+	struct nd_result r;
+	struct nd_sge sge;
+	struct tcp_hdr h;
+	struct nd_cq *cq;
+	struct nd_mr *mr;
+	struct nd_mw *mw;
+
+	memset(region, 0xa5, PAGE);
+	mr =
+	    tc_reg(t, region, PAGE,
+		   ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_ALLOW_REMOTE_READ |
+		       ND_MR_FLAG_ALLOW_REMOTE_WRITE);
+	uint32_t token = nd_mr_get_remote_token(mr);
+	assert_int_equal(nd_adapter_create_cq(t->ad, 64, 0, 0, &cq),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_mw(t->ad, &mw), ND_SUCCESS);
+	tc_listen(&lp, &dest, &dest_len);
+
+	/* receive */
+	raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c);
+	tc_sges(&sge, 1, high, PAGE, mr);
+	assert_int_equal(nd_qp_receive(c.qp, (void *)1, &sge, 1), ND_SUCCESS);
+	tcp_wire_fill(&h, TCP_F_SEND, 0, 64, 0, 0, 0);
+	assert_true(send_all(c.fd, &h, sizeof(h)));
+	assert_true(send_all(c.fd, region, 64));
+	assert_true(tc_wait_cq(cq, &r, TC_TIMEOUT_MS));
+	assert_ptr_equal(r.request_context, (void *)1);
+	assert_int_equal(r.status, ND_ACCESS_VIOLATION);
+	raw_close(&c);
+
+	/* the peer's write and read, and a read that ends at 2^64 exactly */
+	static const struct {
+		uint8_t type;
+		uint64_t addr;
+		uint32_t len;
+	} probes[] = {
+	    {TCP_F_WRITE, 0xfffffffffffffff0ull, 32},
+	    {TCP_F_READ, 0xfffffffffffffff0ull, 32},
+	    {TCP_F_READ, 0xfffffffffffffff0ull, 16},
+	};
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c);
+		raw_access(c.fd, probes[i].type, probes[i].addr, token,
+			   probes[i].len, 0x5a);
+		expect_refused_or_closed(c.fd);
+		raw_close(&c);
+	}
+
+	/* a bind there */
+	raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c);
+	assert_int_equal(nd_qp_bind(c.qp, (void *)2, mr, mw, high, PAGE,
+				    ND_OP_FLAG_ALLOW_READ),
+			 ND_ACCESS_VIOLATION);
+	raw_close(&c);
+
+	assert_bytes(region, 0xa5, PAGE);
+	nd_mw_release(mw);
+	nd_listener_release(lp.l);
+	nd_cq_release(cq);
+	nd_mr_release(mr);
+	free(region);
+}
+
+/*
+ * Accepted with an inbound read limit of 0 (taken as 1), the target serves
+ * one read at a time: a peer with 8 in flight breaks its connection, and is
+ * served at most the first.
+ */
+static void test_inbound_read_limit(void **state)
+{
+	struct tc *t = *state;
+	uint8_t *region = tc_alloc(PAGE), data[256];
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct tc_pair lp = {.t = t};
+	struct raw_conn c;
+	struct tcp_hdr h;
+	struct nd_cq *cq;
+	struct nd_mr *mr;
+	int served = 0;
+
+	memset(region, 0xa5, PAGE);
+	mr = tc_reg(t, region, PAGE, ND_MR_FLAG_ALLOW_REMOTE_READ);
+	assert_int_equal(nd_adapter_create_cq(t->ad, 64, 0, 0, &cq),
+			 ND_SUCCESS);
+	tc_listen(&lp, &dest, &dest_len);
+	raw_accept(&lp, &dest, dest_len, cq, 0, 0, &c);
+	/* one write: all 8 arrive before the provider answers the first */
+	struct {
+		struct tcp_hdr h;
+	} reads[8];
+	for (int i = 0; i < 8; i++)
+		tcp_wire_fill(&reads[i].h, TCP_F_READ, 0, 0, (uintptr_t)region,
+			      nd_mr_get_remote_token(mr), 64);
+	assert_true(send_all(c.fd, reads, sizeof(reads)));
+	while (raw_answer(c.fd, &h, data, true)) {
+		if (h.type != TCP_F_READ_RESP)
+			fail_msg("frame type %u after the reads", h.type);
+		served++;
+	}
+	if (served > 1)
+		fail_msg("%d reads served with an inbound limit of 1", served);
+	raw_close(&c);
+	nd_listener_release(lp.l);
+	nd_cq_release(cq);
+	nd_mr_release(mr);
+	free(region);
+}
+
 static int setup(void **state)
 {
 	struct tc *t = calloc(1, sizeof(*t));
@@ -273,6 +630,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_hostile_peer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_silent_connections, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_window_dies_with_qp, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_released_region_keeps_window_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ranges_near_2_64, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_inbound_read_limit, setup,
 					    teardown),
 	};
 	int rc;

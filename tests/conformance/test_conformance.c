@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define MiB (1024u * 1024u)
@@ -1300,6 +1301,71 @@ static void test_srq_notify_threshold(void **state)
 	nd_srq_release(srq);
 }
 
+/* --- registration checks the memory ---------------------------------------- */
+
+static nd_status try_register(struct tc *t, void *buf, size_t len,
+			      uint32_t flags)
+{
+	struct nd_overlapped ov = {0};
+	struct nd_mr *mr;
+	nd_status st;
+
+	assert_int_equal(nd_adapter_create_mr(t->ad, &mr), ND_SUCCESS);
+	st = tc_wait_ov(mr, &ov, nd_mr_register(mr, buf, len, flags, &ov),
+			TC_TIMEOUT_MS);
+	if (st == ND_SUCCESS) {
+		memset(&ov, 0, sizeof(ov));
+		assert_int_equal(tc_wait_ov(mr, &ov, nd_mr_deregister(mr, &ov),
+					    TC_TIMEOUT_MS),
+				 ND_SUCCESS);
+	}
+	nd_mr_release(mr);
+	return st;
+}
+
+/*
+ * Memory that is not mapped, or not writable when a right to write it is
+ * asked, is refused at registration (ND_ACCESS_VIOLATION, as ibv_reg_mr's
+ * EFAULT), rather than crashing the process at the first remote write.
+ */
+static void test_register_checks_memory(void **state)
+{
+	struct tc *t = *state;
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const uint32_t rw = ND_MR_FLAG_ALLOW_LOCAL_WRITE |
+			    ND_MR_FLAG_ALLOW_REMOTE_READ |
+			    ND_MR_FLAG_ALLOW_REMOTE_WRITE;
+	uint8_t *m = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mprotect(m + page, page, PROT_READ), 0);
+	assert_int_equal(mprotect(m + 2 * page, page, PROT_NONE), 0);
+	assert_int_equal(munmap(m + 3 * page, page), 0);
+
+	assert_int_equal(try_register(t, m, page, rw), ND_SUCCESS);
+	/* read-only memory: readable by a peer, never writable */
+	assert_int_equal(
+	    try_register(t, m + page, page, ND_MR_FLAG_ALLOW_REMOTE_READ),
+	    ND_SUCCESS);
+	assert_int_equal(try_register(t, m + page, page, rw),
+			 ND_ACCESS_VIOLATION);
+	assert_int_equal(
+	    try_register(t, m + page, page, ND_MR_FLAG_ALLOW_LOCAL_WRITE),
+	    ND_ACCESS_VIOLATION);
+	/* a writable page followed by a read-only one */
+	assert_int_equal(try_register(t, m + page - 8, 16, rw),
+			 ND_ACCESS_VIOLATION);
+	/* no access at all, and not mapped */
+	assert_int_equal(
+	    try_register(t, m + 2 * page, page, ND_MR_FLAG_ALLOW_REMOTE_READ),
+	    ND_ACCESS_VIOLATION);
+	assert_int_equal(
+	    try_register(t, m + 3 * page, page, ND_MR_FLAG_ALLOW_REMOTE_READ),
+	    ND_ACCESS_VIOLATION);
+	munmap(m, 3 * page);
+}
+
 /* --- receiver not ready --------------------------------------------------- */
 
 static void test_send_no_receive(void **state)
@@ -1360,6 +1426,7 @@ int main(void)
 	    T(test_srq_notify_threshold),
 	    T(test_many_qps_one_cq),
 	    T(test_send_no_receive),
+	    T(test_register_checks_memory),
 	};
 	int rc;
 
