@@ -39,6 +39,13 @@
 #define TCP_MAX_REGISTRATION (1ull << 40)
 /* A SEND that finds no receive waits this long, then ND_IO_TIMEOUT. */
 #define TCP_RNR_TIMEOUT_MS   2000
+/* A connection owing or owed something that moves no byte either way for
+ * this long is dead (the counterpart of RDMA's retry count x timeout):
+ * ND_IO_TIMEOUT. Also the kernel's TCP_USER_TIMEOUT and keepalive bound.
+ * ND_TCP_TIMEOUT_MS changes it; 0 turns it off. */
+#define TCP_LIVENESS_MS	     5000u
+/* How often the progress thread looks, while any QP has a socket. */
+#define TCP_LIVENESS_TICK_MS 1000
 /* An accepted connection must deliver its CONNECT frame within this time,
  * and at most this many may be waiting for theirs per listener: a peer
  * that connects and stays silent cannot hold descriptors for long. */
@@ -121,8 +128,10 @@ struct tcp_adapter {
 	bool destroy_on_thread;
 	bool thread_waiting; /* atomic: the progress thread wants the lock */
 	struct tcp_grants grants;
-	uint64_t qp_serial;	    /* last tcp_qp.serial handed out */
-	uint64_t access_violations; /* refused remote accesses (any peer) */
+	uint64_t qp_serial;   /* last tcp_qp.serial handed out */
+	uint32_t liveness_ms; /* TCP_LIVENESS_MS or ND_TCP_TIMEOUT_MS */
+	uint32_t sockets;     /* atomic: QPs with a socket */
+	uint64_t next_tick;   /* ms: the next liveness look */
 	struct tcp_pollable **poll;
 	uint32_t *poll_gen;
 	uint32_t npoll;
@@ -272,6 +281,9 @@ struct tcp_qp {
 	uint32_t reads_out, read_limit; /* READs awaiting a response */
 	uint32_t ird, ord;		/* negotiated */
 	uint64_t rnr_deadline;		/* ms, 0 = none */
+	/* liveness: bytes moved either way, and since when they stopped */
+	uint32_t moved, moved_seen;
+	uint64_t still_since; /* ms, 0 = nothing outstanding or moving */
 
 	/* responses owed */
 	struct tcp_resp resp[TCP_RESP_RING];
@@ -480,6 +492,9 @@ bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state);
 /* Pushes pending frames; adapter locked. */
 void tcp_qp_tx(struct tcp_qp *qp);
 void tcp_qp_timer(struct tcp_qp *qp, uint64_t now);
+/* Ends a connection that owes or is owed something and has moved nothing
+ * for the adapter's liveness_ms. Adapter locked. */
+void tcp_qp_liveness(struct tcp_qp *qp, uint64_t now);
 /* Moves whatever the QP's socket has, from an application's poll; with
  * `own`, the progress thread stops watching the socket for data. */
 void tcp_qp_drive(struct tcp_qp *qp, bool own);

@@ -389,7 +389,11 @@ static void *progress_thread(void *arg)
 
 	for (;;) {
 		int timeout =
-		    __atomic_load_n(&ad->timers, __ATOMIC_RELAXED) ? 50 : -1;
+		    __atomic_load_n(&ad->timers, __ATOMIC_RELAXED) ? 50
+		    : ad->liveness_ms &&
+			    __atomic_load_n(&ad->sockets, __ATOMIC_RELAXED)
+			? TCP_LIVENESS_TICK_MS
+			: -1;
 		if (__atomic_load_n(&ad->driving, __ATOMIC_RELAXED))
 			timeout = 1; /* to notice a poller that stopped */
 		int n = epoll_wait(ad->epfd, evs, 64, timeout);
@@ -424,14 +428,19 @@ static void *progress_thread(void *arg)
 			}
 			ad->drive_seen = ad->drive_gen;
 		}
-		if (ad->timers) {
-			uint64_t now = tcp_now_ms();
+		uint64_t now = tcp_now_ms();
+		bool tick = ad->liveness_ms && now >= ad->next_tick;
+		if (ad->timers || tick) {
 			struct tcp_qp *qp = ad->qps, *next;
 			for (; qp; qp = next) {
 				next = qp->ad_next;
 				tcp_qp_timer(qp, now);
+				if (tick)
+					tcp_qp_liveness(qp, now);
 			}
 		}
+		if (tick)
+			ad->next_tick = now + TCP_LIVENESS_TICK_MS;
 		tcp_unlock(ad);
 		if (__atomic_load_n(&ad->destroy_on_thread, __ATOMIC_ACQUIRE)) {
 			pthread_detach(pthread_self());
@@ -610,6 +619,28 @@ static void fill_info(struct nd_adapter_info *in)
 			    ND_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED;
 }
 
+/* ND_TCP_TIMEOUT_MS: milliseconds, 0 = off; anything else unparsable is
+ * refused with a warning and the default kept. */
+static uint32_t liveness_ms(void)
+{
+	const char *v = getenv("ND_TCP_TIMEOUT_MS");
+	char *end;
+	unsigned long ms;
+
+	if (!v)
+		return TCP_LIVENESS_MS;
+	errno = 0;
+	ms = strtoul(v, &end, 10);
+	if (errno || end == v || *end || ms > 3600000ul) {
+		ND_WARN(TCP_LOG,
+			"ND_TCP_TIMEOUT_MS=%s is not a number of milliseconds "
+			"up to 3600000; using %u",
+			v, TCP_LIVENESS_MS);
+		return TCP_LIVENESS_MS;
+	}
+	return (uint32_t)ms;
+}
+
 static nd_status tcp_open_adapter(uint64_t adapter_id, struct nd_adapter **out)
 {
 	struct tcp_adapter *ad;
@@ -622,6 +653,7 @@ static nd_status tcp_open_adapter(uint64_t adapter_id, struct nd_adapter **out)
 	if (!ad)
 		return ND_NO_MEMORY;
 	fill_info(&ad->base.info);
+	ad->liveness_ms = liveness_ms();
 	if (ND_FAILED(tcp_grants_init(&ad->grants))) {
 		free(ad);
 		return ND_NO_MEMORY;

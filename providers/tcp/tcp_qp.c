@@ -154,6 +154,7 @@ static void close_socket(struct tcp_qp *qp)
 	tcp_poll_del(qp->ad, &qp->pl);
 	close(qp->pl.fd);
 	qp->pl.fd = -1;
+	__atomic_sub_fetch(&qp->ad->sockets, 1, __ATOMIC_RELAXED);
 }
 
 static void reset_stream(struct tcp_qp *qp)
@@ -452,6 +453,8 @@ void tcp_qp_tx(struct tcp_qp *qp)
 		};
 		ssize_t n =
 		    sendmsg(qp->pl.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			qp->moved++;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -732,7 +735,9 @@ static void on_eof(struct tcp_qp *qp, int err)
 		ND_INFO(TCP_LOG, "connection lost: %s", strerror(err));
 	else
 		ND_DEBUG(TCP_LOG, "the peer closed the connection");
-	tcp_qp_break(qp, ND_CANCELED);
+	/* ETIMEDOUT: the kernel gave up on the peer (TCP_USER_TIMEOUT or
+	 * keepalive), as a device gives up after its retries. */
+	tcp_qp_break(qp, err == ETIMEDOUT ? ND_IO_TIMEOUT : ND_CANCELED);
 }
 
 /* Bytes one call moves before it lets others have the lock; level-
@@ -749,6 +754,7 @@ static int rx_fill(struct tcp_qp *qp)
 		ssize_t n =
 		    recv(qp->pl.fd, qp->rxbuf, sizeof(qp->rxbuf), MSG_DONTWAIT);
 		if (n > 0) {
+			qp->moved++;
 			qp->rxbuf_off = 0;
 			qp->rxbuf_len = (uint32_t)n;
 			return 1;
@@ -894,6 +900,7 @@ static void qp_rx(struct tcp_qp *qp)
 				on_eof(qp, errno);
 			return;
 		}
+		qp->moved++;
 		drained = (size_t)n < qp->rx_left;
 		rx_advance(qp, (size_t)n);
 		budget = budget > (size_t)n ? budget - (size_t)n : 0;
@@ -981,8 +988,55 @@ void tcp_qp_timer(struct tcp_qp *qp, uint64_t now)
 	}
 }
 
+void tcp_qp_liveness(struct tcp_qp *qp, uint64_t now)
+{
+	uint32_t limit = qp->ad->liveness_ms;
+
+	if (qp->pl.fd < 0 || !limit || connecting_tcp(qp))
+		return;
+	if (!qp->sq_count && !qp->resp_count && !qp->tx_busy) {
+		qp->still_since = 0; /* nothing owed either way */
+		return;
+	}
+	if (!qp->still_since || qp->moved != qp->moved_seen) {
+		qp->moved_seen = qp->moved;
+		qp->still_since = now;
+		return;
+	}
+	if (now - qp->still_since >= limit) {
+		ND_INFO(TCP_LOG,
+			"the peer moved nothing for %u ms with requests "
+			"outstanding: the connection is dead",
+			limit);
+		tcp_qp_break(qp, ND_IO_TIMEOUT);
+	}
+}
+
+/* The kernel's own bound for unacknowledged data and idle connections,
+ * the same as ours for an unanswered peer. */
+static void set_liveness(int fd, uint32_t ms)
+{
+	int on = 1, idle = ms < 2000 ? 1 : (int)(ms / 2000), cnt = 2;
+	int intvl = idle;
+	unsigned int user = ms;
+
+	if (!ms)
+		return;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user)) <
+		0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) <
+		0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) <
+		0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
+		ND_DEBUG(TCP_LOG, "liveness socket options: %s",
+			 strerror(errno));
+}
+
 bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state)
 {
+	set_liveness(fd, qp->ad->liveness_ms);
 	reset_stream(qp);
 	qp->pl.fd = fd;
 	qp->state = state;
@@ -994,6 +1048,8 @@ bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state)
 		qp->state = TCP_QP_IDLE;
 		return false;
 	}
+	__atomic_add_fetch(&qp->ad->sockets, 1, __ATOMIC_RELAXED);
+	qp->still_since = 0;
 	return true;
 }
 

@@ -973,8 +973,10 @@ static const char *kind_name(int32_t type)
  * kind: the stream (send = both directions; write or read: one side is
  * the initiator). s_initiator: the survivor posts the writes or reads.
  */
-static void run_stream(struct tc *t, int32_t kind, bool s_active,
-		       bool s_initiator)
+/* The peer is frozen and then SIGKILLed, or with `frozen_only` stays
+ * frozen: the survivor's liveness bound must then end the connection. */
+static void run_stream_as(struct tc *t, int32_t kind, bool s_active,
+			  bool s_initiator, bool frozen_only)
 {
 	struct stream *s = calloc(1, sizeof(*s));
 	struct link *l = &s->l;
@@ -1036,24 +1038,30 @@ static void run_stream(struct tc *t, int32_t kind, bool s_active,
 	/* freeze the peer, fill the pipeline, kill it */
 	peer_stop(&s->peer);
 	stream_fill(s, 2 * WINDOW, PH_STOPPED);
-	peer_kill(&s->peer);
-	killed = now_ms();
-	/* requests posted after the death */
-	stream_fill(s, 2 * WINDOW + 4, PH_DEAD);
-	stream_post_recv(s, PH_DEAD);
-	stream_post_recv(s, PH_DEAD);
+	if (frozen_only) {
+		killed = now_ms();
+		stream_post_recv(s, PH_STOPPED);
+	} else {
+		peer_kill(&s->peer);
+		killed = now_ms();
+		/* requests posted after the death */
+		stream_fill(s, 2 * WINDOW + 4, PH_DEAD);
+		stream_post_recv(s, PH_DEAD);
+		stream_post_recv(s, PH_DEAD);
+	}
 
 	/* every request completes within the bound, and so does
 	 * NotifyDisconnect */
 	while (s->init.done < s->init.posted || s->recv.done < s->recv.posted ||
 	       link_disconnected(l) == ND_PENDING) {
 		if (now_ms() - killed > FAULT_BOUND_MS)
-			fail_msg("%u ms after SIGKILL: initiator %u/%u, "
-				 "receive %u/%u completed, NotifyDisconnect "
-				 "%s",
-				 FAULT_BOUND_MS, s->init.done, s->init.posted,
-				 s->recv.done, s->recv.posted,
-				 nd_strerror(link_disconnected(l)));
+			fail_msg(
+			    "%u ms after %s: initiator %u/%u, "
+			    "receive %u/%u completed, NotifyDisconnect "
+			    "%s",
+			    FAULT_BOUND_MS, frozen_only ? "SIGSTOP" : "SIGKILL",
+			    s->init.done, s->init.posted, s->recv.done,
+			    s->recv.posted, nd_strerror(link_disconnected(l)));
 		stream_poll(s);
 		nap();
 	}
@@ -1100,6 +1108,12 @@ static void run_stream(struct tc *t, int32_t kind, bool s_active,
 	survivor_moves_data(t);
 	link_check_untouched(l);
 	free(s);
+}
+
+static void run_stream(struct tc *t, int32_t kind, bool s_active,
+		       bool s_initiator)
+{
+	run_stream_as(t, kind, s_active, s_initiator, false);
 }
 
 /* --- the peer's side of a stream ---------------------------------------- */
@@ -1216,6 +1230,36 @@ static int peer_stream(struct tc *t, struct ctl *c, const char *kind,
 }
 
 /* --- tests: SIGKILL during streams -------------------------------------- */
+
+/*
+ * A frozen peer (SIGSTOP; its kernel still acknowledges TCP): on tcp the
+ * survivor's liveness bound (docs/providers/tcp.md) ends the connection
+ * and every request outstanding, within FAULT_BOUND_MS. An RDMA device
+ * serves a frozen process's memory itself, so this is the tcp provider's
+ * case only.
+ */
+static void run_frozen(struct tc *t, int32_t kind, bool s_initiator)
+{
+	if (!is_provider(t, "tcp")) {
+		TC_SKIP("a frozen peer's RDMA device still answers for it");
+	}
+	run_stream_as(t, kind, true, s_initiator, true);
+}
+
+static void test_frozen_peer_sendrecv(void **state)
+{
+	run_frozen(*state, ND_REQUEST_TYPE_SEND, true);
+}
+
+static void test_frozen_peer_write(void **state)
+{
+	run_frozen(*state, ND_REQUEST_TYPE_WRITE, true);
+}
+
+static void test_frozen_peer_read(void **state)
+{
+	run_frozen(*state, ND_REQUEST_TYPE_READ, true);
+}
 
 static void test_kill_sendrecv_active(void **state)
 {
@@ -2008,6 +2052,9 @@ int main(int argc, char **argv)
 	    T(test_kill_read_initiator_passive),
 	    T(test_kill_read_target_active),
 	    T(test_kill_read_target_passive),
+	    T(test_frozen_peer_sendrecv),
+	    T(test_frozen_peer_write),
+	    T(test_frozen_peer_read),
 	    T(test_disconnect_large_by_initiator),
 	    T(test_disconnect_large_by_target),
 	    T(test_peer_disconnects_large_initiator),
