@@ -63,6 +63,16 @@ static nd_status verbs_mr_register(struct nd_mr_base *b, const void *buffer,
 	if (a->has_mw)
 		access |= IBV_ACCESS_MW_BIND;
 	mr->mr = ibv_reg_mr(a->pd, (void *)buffer, length, access);
+	/*
+	 * The kernel pins for writing any region a window may be bound to (a
+	 * window can grant remote write), so read-only memory registers only
+	 * without MW_BIND: such a region then carries no windows.
+	 */
+	if (!mr->mr && errno == EFAULT && (access & IBV_ACCESS_MW_BIND) &&
+	    !(access & IBV_ACCESS_LOCAL_WRITE)) {
+		access &= ~IBV_ACCESS_MW_BIND;
+		mr->mr = ibv_reg_mr(a->pd, (void *)buffer, length, access);
+	}
 	if (!mr->mr) {
 		int err = errno;
 		ND_INFO(VERBS_LOG, "ibv_reg_mr(%p, %zu, 0x%x): %s", buffer,

@@ -499,7 +499,7 @@ static nd_status verbs_qp_bind(struct nd_qp *pub, void *ctx, struct nd_mr *mrp,
 
 	if (__builtin_expect(!qp->connected, 0))
 		return ND_CONNECTION_INVALID;
-	if (!mr->mr)
+	if (!mr->mr || !(mr->access & IBV_ACCESS_MW_BIND))
 		return ND_ACCESS_VIOLATION;
 	if ((flags & ND_OP_FLAG_ALLOW_WRITE) &&
 	    !(mr->access & IBV_ACCESS_LOCAL_WRITE))
