@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Resolves `handle` to its object or returns ND_INVALID_HANDLE. */
+/* Resolves `handle` to its object or returns ND_INVALID_HANDLE; from here
+ * on `handle` names the object, as the providers' calls take it. */
 #define LIVE_OR_RETURN(var, handle, type)                                      \
 	struct nd_object *var = ndi_object(handle, type);                      \
 	if (!var)                                                              \
-	return ND_INVALID_HANDLE
+		return ND_INVALID_HANDLE;                                      \
+	handle = (void *)var
 
 /* An asynchronous call's synchronous outcome is written into ov too, so
  * nd_get_overlapped_result() on it answers (ND's samples rely on that). */
@@ -40,6 +42,10 @@ static struct nd_object *child_of(struct nd_object *owner, const void *handle,
 
 	return obj && obj->adapter == adapter_of(owner) ? obj : NULL;
 }
+
+/* child_of for an argument passed on: it then names the object (or NULL). */
+#define CHILD_OF(owner, handle, type)                                          \
+	((handle) = (void *)child_of(owner, handle, type))
 
 static nd_status check_private_data(const void *data, uint32_t len,
 				    uint32_t max)
@@ -162,7 +168,8 @@ nd_status nd_adapter_create_cq(struct nd_adapter *adapter, uint32_t depth,
 		return ND_INVALID_PARAMETER_3;
 	if (!cq)
 		return ND_INVALID_PARAMETER_6;
-	return a->ops->create_cq(a, depth, group, affinity, cq);
+	return NDI_PUBLISH(a->ops->create_cq(a, depth, group, affinity, cq),
+			   cq);
 }
 
 nd_status nd_adapter_create_mr(struct nd_adapter *adapter, struct nd_mr **mr)
@@ -172,7 +179,7 @@ nd_status nd_adapter_create_mr(struct nd_adapter *adapter, struct nd_mr **mr)
 	if (!mr)
 		return ND_INVALID_PARAMETER_3;
 	struct nd_adapter_base *a = nd_adapter_base_of(adapter);
-	return a->ops->create_mr(a, mr);
+	return NDI_PUBLISH(a->ops->create_mr(a, mr), mr);
 }
 
 nd_status nd_adapter_create_mw(struct nd_adapter *adapter, struct nd_mw **mw)
@@ -184,7 +191,7 @@ nd_status nd_adapter_create_mw(struct nd_adapter *adapter, struct nd_mw **mw)
 	struct nd_adapter_base *a = nd_adapter_base_of(adapter);
 	if (!a->ops->create_mw)
 		return ND_NOT_SUPPORTED;
-	return a->ops->create_mw(a, mw);
+	return NDI_PUBLISH(a->ops->create_mw(a, mw), mw);
 }
 
 nd_status nd_adapter_create_srq(struct nd_adapter *adapter, uint32_t depth,
@@ -204,8 +211,10 @@ nd_status nd_adapter_create_srq(struct nd_adapter *adapter, uint32_t depth,
 		return ND_INVALID_PARAMETER_4;
 	if (!srq)
 		return ND_INVALID_PARAMETER_8;
-	return a->ops->create_srq(a, depth, max_request_sge, notify_threshold,
-				  group, affinity, srq);
+	return NDI_PUBLISH(a->ops->create_srq(a, depth, max_request_sge,
+					      notify_threshold, group, affinity,
+					      srq),
+			   srq);
 }
 
 /* Adds a created QP's CQs and SRQ as parents it keeps alive. */
@@ -253,12 +262,13 @@ nd_status nd_adapter_create_qp(struct nd_adapter *adapter,
 		return ND_INVALID_PARAMETER_9;
 	if (!qp)
 		return ND_INVALID_PARAMETER_10;
-	st = a->ops->create_qp(a, receive_cq, initiator_cq, NULL, context,
-			       receive_depth, initiator_depth, max_receive_sge,
-			       max_initiator_sge, inline_data_size, qp);
+	st = a->ops->create_qp(a, (struct nd_cq *)rcq, (struct nd_cq *)icq,
+			       NULL, context, receive_depth, initiator_depth,
+			       max_receive_sge, max_initiator_sge,
+			       inline_data_size, qp);
 	if (st == ND_SUCCESS)
 		qp_hold_parents(*qp, rcq, icq, NULL);
-	return st;
+	return NDI_PUBLISH(st, qp);
 }
 
 nd_status nd_adapter_create_qp_with_srq(
@@ -291,12 +301,13 @@ nd_status nd_adapter_create_qp_with_srq(
 		return ND_INVALID_PARAMETER_8;
 	if (!qp)
 		return ND_INVALID_PARAMETER_9;
-	st = a->ops->create_qp(a, receive_cq, initiator_cq, srq, context, 0,
+	st = a->ops->create_qp(a, (struct nd_cq *)rcq, (struct nd_cq *)icq,
+			       (struct nd_srq *)sobj, context, 0,
 			       initiator_depth, 0, max_initiator_sge,
 			       inline_data_size, qp);
 	if (st == ND_SUCCESS)
 		qp_hold_parents(*qp, rcq, icq, sobj);
-	return st;
+	return NDI_PUBLISH(st, qp);
 }
 
 nd_status nd_adapter_create_connector(struct nd_adapter *adapter,
@@ -307,7 +318,7 @@ nd_status nd_adapter_create_connector(struct nd_adapter *adapter,
 	if (!connector)
 		return ND_INVALID_PARAMETER_3;
 	struct nd_adapter_base *a = nd_adapter_base_of(adapter);
-	return a->ops->create_connector(a, connector);
+	return NDI_PUBLISH(a->ops->create_connector(a, connector), connector);
 }
 
 nd_status nd_adapter_create_listener(struct nd_adapter *adapter,
@@ -318,7 +329,7 @@ nd_status nd_adapter_create_listener(struct nd_adapter *adapter,
 	if (!listener)
 		return ND_INVALID_PARAMETER_3;
 	struct nd_adapter_base *a = nd_adapter_base_of(adapter);
-	return a->ops->create_listener(a, listener);
+	return NDI_PUBLISH(a->ops->create_listener(a, listener), listener);
 }
 
 /* --- completion queue ---------------------------------------------------- */
@@ -394,6 +405,14 @@ nd_status nd_mr_register(struct nd_mr *mr, const void *buffer, size_t length,
 		return ov_sync(ov, ND_INVALID_PARAMETER_3);
 	if (__atomic_load_n(&b->registered, __ATOMIC_ACQUIRE))
 		return ov_sync(ov, ND_INVALID_DEVICE_STATE);
+	/* Bit 4 is the remote half of ND_MR_FLAG_ALLOW_REMOTE_WRITE. */
+	nd_status st = ndi_check_mapped(
+	    buffer, length,
+	    flags & (ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_RDMA_READ_SINK |
+		     (ND_MR_FLAG_ALLOW_REMOTE_WRITE &
+		      ~ND_MR_FLAG_ALLOW_LOCAL_WRITE)));
+	if (st != ND_SUCCESS)
+		return ov_sync(ov, st);
 	return ov_sync(ov,
 		       b->ops->register_memory(b, buffer, length, flags, ov));
 }
@@ -415,12 +434,16 @@ nd_status nd_mr_deregister(struct nd_mr *mr, struct nd_overlapped *ov)
 
 uint32_t nd_mr_get_local_token(struct nd_mr *mr)
 {
-	return ndi_object(mr, ND_OBJ_MR) ? nd_mr_base_of(mr)->local_token : 0;
+	struct nd_object *obj = ndi_object(mr, ND_OBJ_MR);
+
+	return obj ? nd_mr_base_of((struct nd_mr *)obj)->local_token : 0;
 }
 
 uint32_t nd_mr_get_remote_token(struct nd_mr *mr)
 {
-	return ndi_object(mr, ND_OBJ_MR) ? nd_mr_base_of(mr)->remote_token : 0;
+	struct nd_object *obj = ndi_object(mr, ND_OBJ_MR);
+
+	return obj ? nd_mr_base_of((struct nd_mr *)obj)->remote_token : 0;
 }
 
 nd_status nd_mw_release(struct nd_mw *mw)
@@ -430,7 +453,9 @@ nd_status nd_mw_release(struct nd_mw *mw)
 
 uint32_t nd_mw_get_remote_token(struct nd_mw *mw)
 {
-	return ndi_object(mw, ND_OBJ_MW) ? nd_mw_base_of(mw)->remote_token : 0;
+	struct nd_object *obj = ndi_object(mw, ND_OBJ_MW);
+
+	return obj ? nd_mw_base_of((struct nd_mw *)obj)->remote_token : 0;
 }
 
 /* --- shared receive queue ----------------------------------------------- */
@@ -521,7 +546,7 @@ nd_status nd_connector_connect(struct nd_connector *connector, struct nd_qp *qp,
 	const struct nd_adapter_info *in = &obj->adapter->info;
 	nd_status st;
 
-	if (!child_of(obj, qp, ND_OBJ_QP))
+	if (!CHILD_OF(obj, qp, ND_OBJ_QP))
 		return ND_INVALID_PARAMETER_1;
 	if (!dest)
 		return ND_INVALID_PARAMETER_2;
@@ -568,7 +593,7 @@ nd_status nd_connector_accept(struct nd_connector *connector, struct nd_qp *qp,
 	const struct nd_adapter_info *in = &obj->adapter->info;
 	nd_status st;
 
-	if (!child_of(obj, qp, ND_OBJ_QP))
+	if (!CHILD_OF(obj, qp, ND_OBJ_QP))
 		return ND_INVALID_PARAMETER_1;
 	if (!ov)
 		return ND_INVALID_PARAMETER_6;
@@ -732,7 +757,7 @@ nd_status nd_listener_get_connection_request(struct nd_listener *listener,
 					     struct nd_overlapped *ov)
 {
 	LIVE_OR_RETURN(obj, listener, ND_OBJ_LISTENER);
-	if (!child_of(obj, connector, ND_OBJ_CONNECTOR))
+	if (!CHILD_OF(obj, connector, ND_OBJ_CONNECTOR))
 		return ND_INVALID_PARAMETER_1;
 	if (!ov)
 		return ND_INVALID_PARAMETER_2;

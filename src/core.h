@@ -22,6 +22,13 @@ struct nd_ov_engine {
 	uint32_t done_cap, done_first, done_count;
 };
 
+/*
+ * A create call's last step (handle.c): on ND_SUCCESS, replaces the object
+ * in *out by a new handle for it, the only thing the caller ever holds; if
+ * there is no memory for one, releases the object (ND_NO_MEMORY).
+ */
+nd_status ndi_publish(nd_status st, void **out);
+#define NDI_PUBLISH(st, out) ndi_publish(st, (void **)(out))
 /* The object behind a public handle if it is live and of `type`, else NULL. */
 struct nd_object *ndi_object(const void *handle, enum nd_object_type type);
 /* Like ndi_object, for any type that has overlapped requests. */
@@ -43,6 +50,13 @@ bool ndi_sockaddr_is_any(const struct sockaddr *addr);
 /* Same IP (port ignored). */
 bool ndi_sockaddr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
 socklen_t ndi_sockaddr_len(const struct sockaddr *addr);
+
+/*
+ * ND_SUCCESS if this process may read [buffer, buffer + length), and write
+ * it when `write`; else ND_ACCESS_VIOLATION (or ND_INSUFFICIENT_RESOURCES
+ * when the kernel could not tell). Faults the range in.
+ */
+nd_status ndi_check_mapped(const void *buffer, size_t length, bool write);
 
 /* Registry: active providers, best (highest priority) first. */
 bool ndi_started(void);

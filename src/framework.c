@@ -221,7 +221,7 @@ nd_status nd_open_adapter(const struct sockaddr *addr, size_t len,
 			continue;
 		st = prov->open_adapter(id, adapter);
 		if (ND_SUCCEEDED(st))
-			return ND_SUCCESS;
+			return NDI_PUBLISH(ND_SUCCESS, adapter);
 		ND_INFO("core", "provider %s could not open adapter %llu: %s",
 			prov->name, (unsigned long long)id, nd_strerror(st));
 		last = st;

@@ -328,7 +328,8 @@ static struct nd_ov_engine *adapter_engine(struct nd_adapter *adapter)
 {
 	struct nd_object *obj = ndi_object(adapter, ND_OBJ_ADAPTER);
 
-	return obj ? nd_adapter_base_of(adapter)->engine : NULL;
+	return obj ? nd_adapter_base_of((struct nd_adapter *)obj)->engine
+		   : NULL;
 }
 
 nd_status nd_adapter_create_overlapped_file(struct nd_adapter *adapter, int *fd)

@@ -210,11 +210,19 @@ enum nd_object_type {
 /* nd_object_head.magic from creation until the caller's release. */
 #define ND_OBJECT_MAGIC 0x4e444f42u /* "NDOB" */
 
-/* The first bytes of every object: a frozen part of the ABI. */
+/*
+ * A handle: what the caller holds is a slot of the library's handle table,
+ * which names the object behind it. Slots are never reused and their memory
+ * is never freed, so a released handle (or one inherited across fork) reads
+ * as dead, with no access to the object that was behind it. The inline calls
+ * below read these fields; their layout is a frozen part of the ABI.
+ */
 struct nd_object_head {
 	const void *fast_ops; /* struct nd_{qp,cq,srq}_fast_ops, or NULL */
 	uint32_t type;	      /* enum nd_object_type */
 	uint32_t magic;	      /* ND_OBJECT_MAGIC while the caller may use it */
+	void *object;	      /* the object, as the providers' calls take it */
+	uint64_t reserved;
 };
 
 struct nd_adapter {
@@ -401,10 +409,12 @@ struct nd_srq_fast_ops {
 
 /* A handle the caller may use: a live object of that type. Refuses NULL, a
  * released handle (even one that something else keeps alive) and memory
- * that is not an object; one compare of the head's type and magic. */
+ * that is not a handle; one compare of the head's type and magic. */
 #define ND_LIVE(obj, t)                                                        \
 	((obj) && (obj)->head.magic == ND_OBJECT_MAGIC &&                      \
 	 (obj)->head.type == (t))
+/* The object behind a live handle, in the handle's type. */
+#define ND_OBJ(h) ((__typeof__(h))(h)->head.object)
 
 #define ND_QP_FAST(qp)	((const struct nd_qp_fast_ops *)(qp)->head.fast_ops)
 #define ND_CQ_FAST(cq)	((const struct nd_cq_fast_ops *)(cq)->head.fast_ops)
@@ -430,7 +440,7 @@ nd_cq_get_results(struct nd_cq *cq, struct nd_result *results, uint32_t count)
 {
 	if (ND_UNLIKELY(!ND_LIVE(cq, ND_OBJ_CQ) || !results))
 		return 0;
-	return ND_CQ_FAST(cq)->get_results(cq, results, count);
+	return ND_CQ_FAST(cq)->get_results(ND_OBJ(cq), results, count);
 }
 
 /* ---------------------------------------------------------------------------
@@ -479,7 +489,8 @@ static inline nd_status nd_srq_receive(struct nd_srq *srq,
 		return ND_INVALID_HANDLE;
 	if (ND_UNLIKELY(nsge && !sge))
 		return ND_INVALID_PARAMETER_2;
-	return ND_SRQ_FAST(srq)->receive(srq, request_context, sge, nsge);
+	return ND_SRQ_FAST(srq)->receive(ND_OBJ(srq), request_context, sge,
+					 nsge);
 }
 
 /* ---------------------------------------------------------------------------
@@ -501,7 +512,8 @@ static inline nd_status nd_qp_send(struct nd_qp *qp, void *request_context,
 	if (ND_UNLIKELY((nsge && !sge) | (flags & ~ND_SEND_FLAGS)))
 		return (flags & ~ND_SEND_FLAGS) ? ND_INVALID_PARAMETER_4
 						: ND_INVALID_PARAMETER_2;
-	return ND_QP_FAST(qp)->send(qp, request_context, sge, nsge, flags);
+	return ND_QP_FAST(qp)->send(ND_OBJ(qp), request_context, sge, nsge,
+				    flags);
 }
 
 /* ND numbering: 1 context, 2 sge, 3 nsge. Allowed before connecting. */
@@ -512,7 +524,7 @@ static inline nd_status nd_qp_receive(struct nd_qp *qp, void *request_context,
 		return ND_INVALID_HANDLE;
 	if (ND_UNLIKELY(nsge && !sge))
 		return ND_INVALID_PARAMETER_2;
-	return ND_QP_FAST(qp)->receive(qp, request_context, sge, nsge);
+	return ND_QP_FAST(qp)->receive(ND_OBJ(qp), request_context, sge, nsge);
 }
 
 /* ND numbering: 1 context, 2 mr, 3 mw, 4 buffer, 5 length, 6 flags. */
@@ -529,8 +541,8 @@ static inline nd_status nd_qp_bind(struct nd_qp *qp, void *request_context,
 		return ND_INVALID_PARAMETER_3;
 	if (ND_UNLIKELY(flags & ~ND_BIND_FLAGS))
 		return ND_INVALID_PARAMETER_6;
-	return ND_QP_FAST(qp)->bind(qp, request_context, mr, mw, buffer, length,
-				    flags);
+	return ND_QP_FAST(qp)->bind(ND_OBJ(qp), request_context, ND_OBJ(mr),
+				    ND_OBJ(mw), buffer, length, flags);
 }
 
 /* ND numbering: 1 context, 2 mw, 3 flags. */
@@ -544,7 +556,8 @@ static inline nd_status nd_qp_invalidate(struct nd_qp *qp,
 		return ND_INVALID_PARAMETER_2;
 	if (ND_UNLIKELY(flags & ~ND_INVALIDATE_FLAGS))
 		return ND_INVALID_PARAMETER_3;
-	return ND_QP_FAST(qp)->invalidate(qp, request_context, mw, flags);
+	return ND_QP_FAST(qp)->invalidate(ND_OBJ(qp), request_context,
+					  ND_OBJ(mw), flags);
 }
 
 /* ND numbering: 1 context, 2 sge, 3 nsge, 4 remote_address,
@@ -559,7 +572,7 @@ static inline nd_status nd_qp_read(struct nd_qp *qp, void *request_context,
 	if (ND_UNLIKELY((nsge && !sge) | (flags & ~ND_READ_FLAGS)))
 		return (flags & ~ND_READ_FLAGS) ? ND_INVALID_PARAMETER_6
 						: ND_INVALID_PARAMETER_2;
-	return ND_QP_FAST(qp)->read(qp, request_context, sge, nsge,
+	return ND_QP_FAST(qp)->read(ND_OBJ(qp), request_context, sge, nsge,
 				    remote_address, remote_token, flags);
 }
 
@@ -575,7 +588,7 @@ static inline nd_status nd_qp_write(struct nd_qp *qp, void *request_context,
 	if (ND_UNLIKELY((nsge && !sge) | (flags & ~ND_WRITE_FLAGS)))
 		return (flags & ~ND_WRITE_FLAGS) ? ND_INVALID_PARAMETER_6
 						 : ND_INVALID_PARAMETER_2;
-	return ND_QP_FAST(qp)->write(qp, request_context, sge, nsge,
+	return ND_QP_FAST(qp)->write(ND_OBJ(qp), request_context, sge, nsge,
 				     remote_address, remote_token, flags);
 }
 

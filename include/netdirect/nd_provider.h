@@ -32,8 +32,8 @@ extern "C" {
  * providers built for versions ND_PROVIDER_ABI_MIN..ND_PROVIDER_ABI_VERSION
  * and refuses others with a log line naming both versions.
  */
-#define ND_PROVIDER_ABI_VERSION 1u
-#define ND_PROVIDER_ABI_MIN	1u
+#define ND_PROVIDER_ABI_VERSION 2u
+#define ND_PROVIDER_ABI_MIN	2u
 
 #ifndef container_of
 #define container_of(ptr, type, member)                                        \

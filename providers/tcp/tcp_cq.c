@@ -2,12 +2,8 @@
 /* Completion queues, shared receive queues, memory regions and windows. */
 #include "tcp.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 /* --- completion queue ------------------------------------------------------ */
 
@@ -378,71 +374,6 @@ nd_status tcp_create_srq(struct nd_adapter_base *a, uint32_t depth,
 
 /* --- memory regions ------------------------------------------------------ */
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ  22
-#define MADV_POPULATE_WRITE 23
-#endif
-
-/*
- * Registration checks that the whole range is mapped, and writable when a
- * right to write it is asked, by faulting it in as ibv_reg_mr does
- * (MADV_POPULATE_*, Linux 5.14): a region that is not would otherwise turn
- * the first remote write into a crash of this process. On an older kernel
- * (EINVAL) the range is checked against /proc/self/maps instead.
- */
-static bool maps_allow(uintptr_t lo, uintptr_t hi, bool write)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	uintptr_t at = lo;
-
-	if (!f)
-		return false;
-	while (at < hi && fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-		char perm[5];
-
-		if (sscanf(line, "%lx-%lx %4s", &s, &e, perm) != 3)
-			continue;
-		if (e <= at)
-			continue;
-		if (s > at || perm[0] != 'r' || (write && perm[1] != 'w'))
-			break;
-		at = e;
-	}
-	fclose(f);
-	return at >= hi;
-}
-
-static nd_status check_mapped(const void *buffer, size_t length, bool write)
-{
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (uintptr_t)buffer & ~(page - 1);
-	uintptr_t end = (uintptr_t)buffer + length;
-
-	if (end < (uintptr_t)buffer || end > UINTPTR_MAX - page)
-		return ND_ACCESS_VIOLATION;
-	uintptr_t hi = (end + page - 1) & ~(page - 1);
-	if (madvise((void *)lo, hi - lo,
-		    write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
-		return ND_SUCCESS;
-	int err = errno;
-	if (err == EINVAL && maps_allow(lo, hi, write))
-		return ND_SUCCESS;
-	if (err == EINTR || err == EAGAIN)
-		return ND_INSUFFICIENT_RESOURCES;
-	if (err == EINVAL || err == ENOMEM || err == EFAULT) {
-		ND_INFO(TCP_LOG,
-			"registration of %p + %zu refused: the range is not "
-			"all mapped%s",
-			buffer, length, write ? " and writable" : "");
-		return ND_ACCESS_VIOLATION;
-	}
-	ND_INFO(TCP_LOG, "registration of %p + %zu: %s", buffer, length,
-		strerror(err));
-	return ND_INSUFFICIENT_RESOURCES;
-}
-
 static nd_status mr_register(struct nd_mr_base *b, const void *buffer,
 			     size_t length, uint32_t flags,
 			     struct nd_overlapped *ov)
@@ -450,7 +381,7 @@ static nd_status mr_register(struct nd_mr_base *b, const void *buffer,
 	struct tcp_mr *mr = container_of(b, struct tcp_mr, base);
 	struct tcp_adapter *ad = ad_of(&mr->base.obj);
 	uint32_t rights = 0;
-	nd_status st;
+	nd_status st = ND_SUCCESS;
 
 	(void)ov;
 	if (flags & (ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_RDMA_READ_SINK))
@@ -460,10 +391,7 @@ static nd_status mr_register(struct nd_mr_base *b, const void *buffer,
 	if ((flags & ND_MR_FLAG_ALLOW_REMOTE_WRITE) ==
 	    ND_MR_FLAG_ALLOW_REMOTE_WRITE)
 		rights |= TCP_R_REMOTE_WRITE;
-	st = check_mapped(buffer, length,
-			  rights & (TCP_R_LOCAL_WRITE | TCP_R_REMOTE_WRITE));
-	if (st != ND_SUCCESS)
-		return st;
+	/* The core checked that the range is mapped for these rights. */
 	tcp_lock(ad);
 	mr->mem.base = (uintptr_t)buffer;
 	mr->mem.length = length;

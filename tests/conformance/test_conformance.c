@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MiB (1024u * 1024u)
@@ -1366,6 +1367,40 @@ static void test_register_checks_memory(void **state)
 	munmap(m, 3 * page);
 }
 
+/*
+ * After fork the objects belong to the parent (as rdma-core documents): in
+ * the child every inherited handle is dead, so nothing it does reaches the
+ * parent's connection, which goes on after the child exits.
+ */
+static void test_fork_child_cannot_post(void **state)
+{
+	struct tc *t = *state;
+	struct nd_overlapped ov = {0};
+	struct tc_pair p;
+	int status;
+
+	tc_pair_init(t, &p, NULL);
+	tc_pair_connect(&p);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int bad =
+		    nd_qp_send(p.aqp, NULL, NULL, 0, 0) != ND_INVALID_HANDLE ||
+		    nd_qp_receive(p.pqp, NULL, NULL, 0) != ND_INVALID_HANDLE ||
+		    nd_connector_disconnect(p.ac, &ov) != ND_INVALID_HANDLE ||
+		    nd_qp_release(p.pqp) != ND_INVALID_HANDLE;
+		_exit(bad);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)1, NULL, 0), ND_SUCCESS);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)2, NULL, 0, 0), ND_SUCCESS);
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, (void *)2);
+	expect_result(p.pcq, ND_SUCCESS, ND_REQUEST_TYPE_RECEIVE, (void *)1);
+	tc_pair_fini(&p);
+}
+
 /* --- receiver not ready --------------------------------------------------- */
 
 static void test_send_no_receive(void **state)
@@ -1427,6 +1462,7 @@ int main(void)
 	    T(test_many_qps_one_cq),
 	    T(test_send_no_receive),
 	    T(test_register_checks_memory),
+	    T(test_fork_child_cannot_post),
 	};
 	int rc;
 

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct testprov tp;
@@ -192,6 +193,86 @@ static void test_release_orders(void **state)
 	assert_int_equal(nd_qp_release(qp), ND_SUCCESS);
 	assert_int_equal(tp.live_objects(), before);
 	(void)r;
+}
+
+/*
+ * Handles used after the last reference went (defect 9 of issue 13): each
+ * call is refused ND_INVALID_HANDLE, never reads the freed object (ASan),
+ * and a stale handle never reaches a new object that took the old one's
+ * memory.
+ */
+static void test_stale_handles(void **state)
+{
+	struct fixture *f = *state;
+	unsigned before = tp.live_objects();
+	struct nd_overlapped ov = {0};
+	struct nd_result r;
+	struct nd_cq *cq;
+	struct nd_mr *mr;
+	struct nd_qp *old, *qp;
+
+	assert_int_equal(nd_adapter_create_cq(f->a, 4, 0, 0, &cq), ND_SUCCESS);
+	assert_int_equal(nd_cq_release(cq), ND_SUCCESS);
+	assert_int_equal(tp.live_objects(), before); /* freed */
+	assert_int_equal(nd_cq_notify(cq, ND_CQ_NOTIFY_ANY, &ov),
+			 ND_INVALID_HANDLE);
+	assert_int_equal(nd_cq_get_results(cq, &r, 1), 0);
+	assert_int_equal(nd_cq_release(cq), ND_INVALID_HANDLE);
+
+	assert_int_equal(nd_adapter_create_mr(f->a, &mr), ND_SUCCESS);
+	assert_int_equal(nd_mr_release(mr), ND_SUCCESS);
+	assert_int_equal(nd_mr_release(mr), ND_INVALID_HANDLE);
+	assert_int_equal(nd_mr_get_remote_token(mr), 0);
+
+	/* The same size of object again, as often at the same address. */
+	assert_int_equal(
+	    nd_adapter_create_qp(f->a, f->cq, f->cq, NULL, 4, 4, 1, 1, 0, &old),
+	    ND_SUCCESS);
+	assert_int_equal(nd_qp_release(old), ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_qp(f->a, f->cq, f->cq, NULL, 4, 4, 1, 1, 0, &qp),
+	    ND_SUCCESS);
+	assert_true(qp != old);
+	tp.qp_connect(qp);
+	assert_int_equal(nd_qp_send(old, NULL, NULL, 0, 0), ND_INVALID_HANDLE);
+	assert_int_equal(nd_qp_receive(old, NULL, NULL, 0), ND_INVALID_HANDLE);
+	assert_int_equal(nd_qp_flush(old), ND_INVALID_HANDLE);
+	assert_int_equal(nd_cq_get_results(f->cq, &r, 1), 0); /* nothing ran */
+	assert_int_equal(nd_qp_release(qp), ND_SUCCESS);
+	assert_int_equal(tp.live_objects(), before);
+}
+
+/*
+ * A forked child inherits handles that are dead in it (defect 11): its
+ * calls are refused and never reach the parent's objects, which go on.
+ */
+static void test_fork_child_handles_dead(void **state)
+{
+	struct fixture *f = *state;
+	struct nd_result r;
+	int status;
+
+	tp.qp_connect(f->qp);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int bad =
+		    nd_qp_send(f->qp, NULL, NULL, 0, 0) != ND_INVALID_HANDLE ||
+		    nd_qp_release(f->qp) != ND_INVALID_HANDLE ||
+		    nd_cq_get_results(f->cq, &r, 1) != 0 ||
+		    nd_mr_get_local_token(f->mr) != 0;
+		/* The adapter too: a child opens its own. */
+		struct nd_cq *cq;
+		bad |= nd_adapter_create_cq(f->a, 4, 0, 0, &cq) !=
+		       ND_INVALID_HANDLE;
+		_exit(bad ? 1 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(nd_qp_send(f->qp, (void *)7, NULL, 0, 0), ND_SUCCESS);
+	assert_int_equal(nd_cq_get_results(f->cq, &r, 1), 1);
+	assert_ptr_equal(r.request_context, (void *)7);
 }
 
 static void test_adapter_released_first(void **state)
@@ -1062,6 +1143,8 @@ int main(void)
 	    T(test_dispatch_receive_flush),
 	    T(test_fast_path_bad_input),
 	    T(test_release_orders),
+	    T(test_stale_handles),
+	    T(test_fork_child_handles_dead),
 	    T(test_adapter_released_first),
 	    T(test_mr_window_keeps_busy),
 	    T(test_ov_pending_complete_dequeue),

@@ -79,9 +79,10 @@ unsigned testprov_live_objects(void)
 	return live_objects;
 }
 
+/* The tests pass the handles they hold; the object is behind them. */
 int testprov_finish(void *handle, uint32_t kind, nd_status status)
 {
-	struct nd_object *obj = handle;
+	struct nd_object *obj = ((struct nd_object_head *)handle)->object;
 
 	if (obj->head.type == ND_OBJ_MR && status == ND_SUCCESS) {
 		struct nd_mr_base *mr = (struct nd_mr_base *)obj;
@@ -92,7 +93,7 @@ int testprov_finish(void *handle, uint32_t kind, nd_status status)
 
 int testprov_qp_connect(struct nd_qp *qp)
 {
-	container_of(qp, struct tp_qp, base.pub)->connected = 1;
+	container_of(ND_OBJ(qp), struct tp_qp, base.pub)->connected = 1;
 	return 0;
 }
 
