@@ -129,11 +129,14 @@ sanitizer_suite asan address,undefined unit conformance-tcp examples \
 	bad-input threads faults
 sanitizer_suite tsan thread unit conformance-tcp threads bad-input
 
-# libFuzzer on the tcp provider's frame parser, bounded (clang build).
+# libFuzzer on the tcp provider: its frame checker, and the real receive
+# path of a live adapter, each bounded (clang build, the library itself
+# instrumented so that coverage reaches the provider).
 fuzz_suite() {
 	local name=fuzz-tcp dir=$BUILD-fuzz
-	nd_say "building with clang for the fuzz target in $dir"
-	CC=clang nd_build "$dir" -Dexamples=false
+	nd_say "building with clang for the fuzz targets in $dir"
+	CC=clang nd_build "$dir" -Dexamples=false -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link
 	has_suite_in "$dir" fuzz-tcp || { report $name 0 1 0; echo "fuzz-tcp: no fuzz target was configured"; return; }
 	rm -f "$dir/meson-logs/$name.json"
 	meson test -C "$dir" --suite fuzz-tcp --logbase "$name" \
