@@ -125,7 +125,36 @@ static void verbs_mr_destroy(struct nd_object *obj)
 	free(mr);
 }
 
+/*
+ * The caller released the region while a window keeps it alive: its own
+ * rkey must stop working at once (the window grants only what it grants),
+ * but a region with windows bound cannot be deregistered. Dropping its
+ * remote rights does it, where the device can change them in place.
+ */
+static void verbs_mr_close(struct nd_object *obj)
+{
+	struct verbs_mr *mr = container_of(obj, struct verbs_mr, base.obj);
+	const int remote = IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE;
+
+	if (!mr->mr || !(mr->access & remote) ||
+	    !__atomic_load_n(&mr->base.bound_windows, __ATOMIC_ACQUIRE))
+		return;
+	int ret = ibv_rereg_mr(mr->mr, IBV_REREG_MR_CHANGE_ACCESS, NULL, NULL,
+			       0, mr->access & ~remote);
+	if (ret) {
+		ND_WARN(VERBS_LOG,
+			"released a region with a window bound, but the device "
+			"cannot revoke its remote rights (ibv_rereg_mr: %d): "
+			"its token stays valid until the window is released",
+			ret);
+		return;
+	}
+	mr->access &= ~remote;
+	mr->base.remote_token = mr->mr->rkey;
+}
+
 static const struct nd_object_ops verbs_mr_obj_ops = {
+    .close = verbs_mr_close,
     .destroy = verbs_mr_destroy,
 };
 
