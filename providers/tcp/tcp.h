@@ -51,6 +51,11 @@
  * that connects and stays silent cannot hold descriptors for long. */
 #define TCP_CONNECT_WAIT_MS  10000
 #define TCP_MAX_INCOMING     64u
+/* Complete connection requests the application has not taken yet, per
+ * listener: Listen's backlog, this for 0, at most TCP_MAX_BACKLOG. More
+ * are refused (REJECT). */
+#define TCP_DEFAULT_BACKLOG  128u
+#define TCP_MAX_BACKLOG	     4096u
 /* Polls in a row before an application owns its sockets (see driving). */
 #define TCP_DRIVE_STREAK     64u
 /* Live tokens (grants) an adapter holds at most: two per region, one per
@@ -346,12 +351,14 @@ enum {
 struct tcp_request {
 	struct tcp_pollable pl;
 	struct tcp_adapter *ad;
-	struct tcp_listener *listener; /* weak */
-	struct tcp_request *next;
+	/* weak; NULL once handed to a connector. While set, the request is on
+	 * the listener's incoming list, or its backlog once complete. */
+	struct tcp_listener *listener;
+	struct tcp_request *next, *prev;
 	struct tcp_hdr hdr;
 	uint32_t got;
 	bool complete;	   /* CONNECT fully read */
-	bool dead;	   /* the active side went away */
+	bool dead;	   /* the active side went away (fd closed) */
 	uint64_t since_ms; /* accepted at (tcp_now_ms) */
 	uint8_t pdata[TCP_MAX_CALLER_DATA];
 	uint32_t pdata_len;
@@ -380,13 +387,20 @@ struct tcp_connector {
 	uint32_t out_pdata_len;
 };
 
+/* Requests in arrival order, oldest first. */
+struct tcp_request_list {
+	struct tcp_request *head, *tail;
+	uint32_t count;
+};
+
 struct tcp_listener {
 	struct nd_listener_base base;
 	struct tcp_adapter *ad;
 	struct tcp_pollable pl;
 	bool bound, listening;
-	struct tcp_request *backlog_head, *backlog_tail;
-	struct tcp_request *incoming; /* accepted, CONNECT not read yet */
+	uint32_t backlog_max;		  /* from Listen's backlog */
+	struct tcp_request_list backlog;  /* complete, not taken yet */
+	struct tcp_request_list incoming; /* accepted, CONNECT not read yet */
 };
 
 static inline struct tcp_adapter *tcp_adapter_of(struct nd_adapter_base *a)

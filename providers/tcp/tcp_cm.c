@@ -699,11 +699,11 @@ static struct tcp_listener *lis_of(struct nd_listener_base *b)
 	return container_of(b, struct tcp_listener, base);
 }
 
+/* r is off the listener's lists. */
 static void give_request(struct tcp_connector *c, struct tcp_request *r)
 {
 	c->req = r;
 	r->listener = NULL;
-	r->next = NULL;
 	c->state = TCP_CONN_REQUEST;
 	memcpy(&c->peer, &r->peer, sizeof(c->peer));
 	c->peer_len = r->peer_len;
@@ -716,18 +716,54 @@ static void give_request(struct tcp_connector *c, struct tcp_request *r)
 	getsockname(r->pl.fd, (struct sockaddr *)&c->local, &c->local_len);
 }
 
-static void unlink_req(struct tcp_request **head, struct tcp_request *r)
+static void request_list_push(struct tcp_request_list *q, struct tcp_request *r)
 {
-	for (; *head; head = &(*head)->next) {
-		if (*head == r) {
-			*head = r->next;
-			r->next = NULL;
-			return;
-		}
-	}
+	r->next = NULL;
+	r->prev = q->tail;
+	if (q->tail)
+		q->tail->next = r;
+	else
+		q->head = r;
+	q->tail = r;
+	q->count++;
 }
 
-/* A complete request: to the oldest waiting connector, else the backlog. */
+static void request_list_unlink(struct tcp_request_list *q,
+				struct tcp_request *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		q->head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	else
+		q->tail = r->prev;
+	r->next = r->prev = NULL;
+	q->count--;
+}
+
+/* Off the listener's lists (see tcp_request.listener). */
+static void request_unlink(struct tcp_request *r)
+{
+	struct tcp_listener *l = r->listener;
+
+	if (l)
+		request_list_unlink(r->complete ? &l->backlog : &l->incoming,
+				    r);
+}
+
+static void request_drop(struct tcp_request *r)
+{
+	request_unlink(r);
+	request_free(r->ad, r);
+}
+
+/*
+ * A complete request: to the oldest waiting connector, else the backlog,
+ * and refused (REJECT, close) when the backlog is full, as a device's CM
+ * refuses beyond Listen's backlog.
+ */
 static void deliver(struct tcp_listener *l, struct tcp_request *r)
 {
 	struct nd_overlapped *ov;
@@ -746,12 +782,15 @@ static void deliver(struct tcp_listener *l, struct tcp_request *r)
 		nd_ov_complete(&l->base.obj, ov, ND_CANCELED);
 		tcp_put_later(l->ad, &c->base.obj);
 	}
-	r->next = NULL;
-	if (l->backlog_tail)
-		l->backlog_tail->next = r;
-	else
-		l->backlog_head = r;
-	l->backlog_tail = r;
+	if (l->backlog.count >= l->backlog_max) {
+		ND_LOG_RATELIMITED(ND_LOG_INFO, TCP_LOG,
+				   "backlog of %u requests full: refusing one",
+				   l->backlog_max);
+		tcp_send_ctrl(r->pl.fd, TCP_F_REJECT, 0, 0, NULL, 0);
+		request_free(l->ad, r);
+		return;
+	}
+	request_list_push(&l->backlog, r);
 }
 
 void tcp_request_event(struct tcp_request *r, uint32_t events)
@@ -760,10 +799,17 @@ void tcp_request_event(struct tcp_request *r, uint32_t events)
 
 	(void)events;
 	if (r->complete) {
-		/* nothing may follow the request before ACCEPT: the peer
-		 * closed or broke the protocol */
+		/* Nothing may follow the request before ACCEPT: the peer hung
+		 * up or broke the protocol. Not yet taken, it never reaches
+		 * the application; taken, Accept and Reject see it dead. */
+		if (l) {
+			request_drop(r);
+			return;
+		}
 		r->dead = true;
 		tcp_poll_del(r->ad, &r->pl);
+		close(r->pl.fd);
+		r->pl.fd = -1;
 		return;
 	}
 	for (;;) {
@@ -783,55 +829,47 @@ void tcp_request_event(struct tcp_request *r, uint32_t events)
 		if (want && n <= 0) {
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				return;
-			goto fail;
+			request_drop(r);
+			return;
 		}
 		r->got += (uint32_t)n;
 		if (r->got == sizeof(r->hdr)) {
 			if (tcp_wire_check(&r->hdr, TCP_WS_REQUEST,
 					   &tcp_limits) < 0) {
-				ND_WARN(TCP_LOG, "bad connection request");
-				goto fail;
+				ND_LOG_RATELIMITED(ND_LOG_WARN, TCP_LOG,
+						   "bad connection request");
+				request_drop(r);
+				return;
 			}
 		}
 		if (r->got >= sizeof(r->hdr) &&
 		    r->got == sizeof(r->hdr) + r->hdr.len)
 			break;
 	}
+	request_unlink(r);
 	r->complete = true;
 	r->pdata_len = r->hdr.len;
 	r->ird = (uint32_t)r->hdr.addr;
 	r->ord = (uint32_t)(r->hdr.addr >> 32);
-	unlink_req(&l->incoming, r);
 	deliver(l, r);
-	return;
-fail:
-	unlink_req(&l->incoming, r);
-	request_free(l->ad, r);
 }
 
 /*
  * Connections still to send their CONNECT frame: those waiting longer than
- * TCP_CONNECT_WAIT_MS are closed, and the oldest beyond TCP_MAX_INCOMING
- * (the list is newest first). Checked at every accept, so a flood of silent
- * connections holds at most that many descriptors.
+ * TCP_CONNECT_WAIT_MS are closed, and the oldest beyond TCP_MAX_INCOMING.
+ * Checked at every accept, so a flood of silent connections holds at most
+ * that many descriptors.
  */
 static void expire_incoming(struct tcp_listener *l, uint64_t now)
 {
-	struct tcp_request **pp = &l->incoming;
-	uint32_t n = 0;
+	struct tcp_request *r;
 
-	while (*pp) {
-		struct tcp_request *r = *pp;
-
-		if (++n > TCP_MAX_INCOMING ||
-		    now - r->since_ms > TCP_CONNECT_WAIT_MS) {
-			ND_INFO(TCP_LOG, "closing a connection that sent no "
-					 "CONNECT");
-			*pp = r->next;
-			request_free(l->ad, r);
-			continue;
-		}
-		pp = &r->next;
+	while ((r = l->incoming.head) &&
+	       (l->incoming.count > TCP_MAX_INCOMING ||
+		now - r->since_ms >= TCP_CONNECT_WAIT_MS)) {
+		ND_LOG_RATELIMITED(ND_LOG_INFO, TCP_LOG,
+				   "closing a connection that sent no CONNECT");
+		request_drop(r);
 	}
 }
 
@@ -841,7 +879,6 @@ void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 
 	(void)events;
 	for (;;) {
-		expire_incoming(l, now);
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int one = 1;
@@ -851,7 +888,9 @@ void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				ND_WARN(TCP_LOG, "accept: %s", strerror(errno));
+				ND_LOG_RATELIMITED(ND_LOG_WARN, TCP_LOG,
+						   "accept: %s",
+						   strerror(errno));
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -873,8 +912,8 @@ void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 			free(r);
 			continue;
 		}
-		r->next = l->incoming;
-		l->incoming = r;
+		request_list_push(&l->incoming, r);
+		expire_incoming(l, now);
 	}
 }
 
@@ -919,11 +958,15 @@ static nd_status lis_listen(struct nd_listener_base *b, uint32_t backlog)
 		st = ND_INVALID_DEVICE_STATE;
 		goto out;
 	}
-	if (listen(l->pl.fd, backlog && backlog < SOMAXCONN ? (int)backlog
-							    : SOMAXCONN) < 0) {
+	/* The kernel's queue holds connections only until the progress
+	 * thread accepts them; ND's backlog bounds the requests. */
+	if (listen(l->pl.fd, SOMAXCONN) < 0) {
 		st = errno_status(errno);
 		goto out;
 	}
+	l->backlog_max = !backlog		     ? TCP_DEFAULT_BACKLOG
+			 : backlog < TCP_MAX_BACKLOG ? backlog
+						     : TCP_MAX_BACKLOG;
 	if (!tcp_poll_add(l->ad, &l->pl, EPOLLIN)) {
 		st = ND_INSUFFICIENT_RESOURCES;
 		goto out;
@@ -966,11 +1009,9 @@ static nd_status lis_get_connection_request(struct nd_listener_base *b,
 		st = ND_INVALID_DEVICE_STATE;
 	} else if (c->state != TCP_CONN_IDLE) {
 		st = ND_CONNECTION_ACTIVE;
-	} else if (l->backlog_head) {
-		struct tcp_request *r = l->backlog_head;
-		l->backlog_head = r->next;
-		if (!l->backlog_head)
-			l->backlog_tail = NULL;
+	} else if (l->backlog.head) {
+		struct tcp_request *r = l->backlog.head;
+		request_unlink(r);
 		give_request(c, r);
 		st = ND_SUCCESS;
 	} else {
@@ -1008,15 +1049,10 @@ static void lis_close(struct nd_object *obj)
 		close(l->pl.fd);
 		l->pl.fd = -1;
 	}
-	while ((r = l->incoming)) {
-		l->incoming = r->next;
-		request_free(l->ad, r);
-	}
-	while ((r = l->backlog_head)) {
-		l->backlog_head = r->next;
-		request_free(l->ad, r);
-	}
-	l->backlog_tail = NULL;
+	while ((r = l->incoming.head))
+		request_drop(r);
+	while ((r = l->backlog.head))
+		request_drop(r);
 	l->listening = false;
 	tcp_unlock(l->ad);
 	lis_cancel(obj);

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp provider only: hostile peers against a listener, speaking raw TCP.
+ * They flood it with connection requests the application does not take
+ * and hang up behind their requests. The listener must stay bounded
+ * (descriptors, memory), and a well-behaved peer must still get through.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "conf_util.h"
+#include "raw_peer.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Sends a CONNECT whose one byte of private data is `id`. */
+static int raw_request(const struct sockaddr_storage *dest, uint32_t dest_len,
+		       uint8_t id)
+{
+	int fd = raw_connect(dest, dest_len);
+	struct tcp_hdr h;
+
+	raw_connect_frame(&h, 1);
+	assert_true(send_all(fd, &h, sizeof(h)));
+	assert_true(send_all(fd, &id, 1));
+	return fd;
+}
+
+/* The request a connector was handed: the id in its private data. */
+static uint8_t request_id(struct nd_connector *c)
+{
+	uint8_t id = 0;
+	uint32_t len = sizeof(id);
+
+	assert_int_equal(nd_connector_get_private_data(c, &id, &len),
+			 ND_SUCCESS);
+	assert_int_equal(len, 1);
+	return id;
+}
+
+/*
+ * Ten complete requests against a backlog of 4 that the application does
+ * not take: the six beyond the backlog are refused on the wire (REJECT,
+ * then the connection closes), a Connect through netdirect is refused
+ * with ND_CONNECTION_REFUSED, and the application later takes exactly the
+ * four that were kept.
+ */
+static void test_backlog_is_bounded(void **state)
+{
+	enum { BACKLOG = 4, CLIENTS = 10 };
+	struct tc *t = *state;
+	struct tc_pair lp = {.t = t};
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	int fds[CLIENTS];
+	bool refused[CLIENTS] = {false}, taken[CLIENTS] = {false};
+	unsigned nrefused = 0;
+
+	tc_listen_backlog(&lp, BACKLOG, &dest, &dest_len);
+	for (int i = 0; i < CLIENTS; i++)
+		fds[i] = raw_request(&dest, dest_len, (uint8_t)i);
+	while (nrefused < CLIENTS - BACKLOG) {
+		struct pollfd pfd[CLIENTS];
+
+		for (int i = 0; i < CLIENTS; i++)
+			pfd[i] = (struct pollfd){.fd = refused[i] ? -1 : fds[i],
+						 .events = POLLIN};
+		if (poll(pfd, CLIENTS, TC_TIMEOUT_MS) <= 0)
+			fail_msg("%u of %d requests beyond a backlog of %d "
+				 "refused after %d ms",
+				 nrefused, CLIENTS - BACKLOG, BACKLOG,
+				 TC_TIMEOUT_MS);
+		for (int i = 0; i < CLIENTS; i++) {
+			struct tcp_hdr h;
+
+			if (!pfd[i].revents)
+				continue;
+			assert_true(recv_all(fds[i], &h, sizeof(h)));
+			assert_int_equal(h.type, TCP_F_REJECT);
+			assert_int_equal(h.len, 0);
+			assert_true(raw_closed_within(fds[i], TC_TIMEOUT_MS));
+			refused[i] = true;
+			nrefused++;
+		}
+	}
+
+	/* The backlog is full: netdirect's own Connect is refused too. */
+	struct nd_cq *cq;
+	struct nd_qp *qp;
+	struct nd_connector *ac;
+	struct nd_overlapped cov = {0};
+
+	assert_int_equal(nd_adapter_create_cq(t->ad, 8, 0, 0, &cq), ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_qp(t->ad, cq, cq, NULL, 2, 2, 1, 1, 0, &qp),
+	    ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_connector(t->ad, &ac), ND_SUCCESS);
+	nd_status st = nd_connector_connect(ac, qp, (struct sockaddr *)&dest,
+					    dest_len, 0, 0, NULL, 0, &cov);
+	assert_int_equal(tc_wait_ov(ac, &cov, st, TC_TIMEOUT_MS),
+			 ND_CONNECTION_REFUSED);
+	nd_connector_release(ac);
+	nd_qp_release(qp);
+	nd_cq_release(cq);
+
+	/* The application takes the four that were kept, and no more. */
+	for (int k = 0; k < BACKLOG; k++) {
+		struct nd_connector *c;
+		struct nd_overlapped gov = {0};
+
+		assert_int_equal(nd_adapter_create_connector(t->ad, &c),
+				 ND_SUCCESS);
+		st = nd_listener_get_connection_request(lp.l, c, &gov);
+		assert_int_equal(tc_wait_ov(lp.l, &gov, st, TC_TIMEOUT_MS),
+				 ND_SUCCESS);
+		uint8_t id = request_id(c);
+		assert_true(id < CLIENTS);
+		assert_false(refused[id]);
+		assert_false(taken[id]);
+		taken[id] = true;
+		assert_int_equal(nd_connector_reject(c, NULL, 0), ND_SUCCESS);
+		nd_connector_release(c);
+	}
+	struct nd_connector *c;
+	struct nd_overlapped gov = {0};
+
+	assert_int_equal(nd_adapter_create_connector(t->ad, &c), ND_SUCCESS);
+	assert_int_equal(nd_listener_get_connection_request(lp.l, c, &gov),
+			 ND_PENDING);
+	assert_int_equal(nd_cancel_overlapped(lp.l), ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(lp.l, &gov, ND_PENDING, TC_TIMEOUT_MS),
+			 ND_CANCELED);
+	nd_connector_release(c);
+	for (int i = 0; i < CLIENTS; i++)
+		close(fds[i]);
+	nd_listener_release(lp.l);
+}
+
+/*
+ * Peers that send a complete request and hang up at once, before the
+ * application takes it: the provider closes their connections (they read
+ * EOF) instead of keeping them, so they never reach the application, and
+ * they do not use up the backlog: the live request behind them is the one
+ * the application gets, and it connects.
+ */
+static void test_dead_requests_are_dropped(void **state)
+{
+	enum { BACKLOG = 4 };
+	struct tc *t = *state;
+	struct tc_pair lp = {.t = t};
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	int fds[BACKLOG];
+
+	tc_listen_backlog(&lp, BACKLOG, &dest, &dest_len);
+	for (int i = 0; i < BACKLOG; i++) {
+		fds[i] = raw_request(&dest, dest_len, (uint8_t)i);
+		shutdown(fds[i], SHUT_WR);
+	}
+	for (int i = 0; i < BACKLOG; i++)
+		if (!raw_closed_within(fds[i], TC_TIMEOUT_MS))
+			fail_msg("request %d: its peer hung up, the listener "
+				 "still holds it after %d ms",
+				 i, TC_TIMEOUT_MS);
+
+	int fd = raw_request(&dest, dest_len, 99);
+	struct nd_cq *cq;
+	struct nd_qp *qp;
+	struct nd_connector *c;
+	struct nd_overlapped gov = {0}, aov = {0};
+	struct tcp_hdr h;
+
+	assert_int_equal(nd_adapter_create_cq(t->ad, 8, 0, 0, &cq), ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_qp(t->ad, cq, cq, NULL, 2, 2, 1, 1, 0, &qp),
+	    ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_connector(t->ad, &c), ND_SUCCESS);
+	nd_status st = nd_listener_get_connection_request(lp.l, c, &gov);
+	assert_int_equal(tc_wait_ov(lp.l, &gov, st, TC_TIMEOUT_MS), ND_SUCCESS);
+	assert_int_equal(request_id(c), 99);
+	st = nd_connector_accept(c, qp, 4, 4, NULL, 0, &aov);
+	assert_true(recv_all(fd, &h, sizeof(h)));
+	assert_int_equal(h.type, TCP_F_ACCEPT);
+	tcp_wire_fill(&h, TCP_F_RTU, 0, 0, 0, 0, 0);
+	assert_true(send_all(fd, &h, sizeof(h)));
+	assert_int_equal(tc_wait_ov(c, &aov, st, TC_TIMEOUT_MS), ND_SUCCESS);
+
+	close(fd);
+	for (int i = 0; i < BACKLOG; i++)
+		close(fds[i]);
+	nd_connector_release(c);
+	nd_qp_release(qp);
+	nd_cq_release(cq);
+	nd_listener_release(lp.l);
+}
+
+static int setup(void **state)
+{
+	struct tc *t = calloc(1, sizeof(*t));
+
+	if (!t || !tc_open(t)) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	tc_close(*state);
+	free(*state);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_backlog_is_bounded, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_dead_requests_are_dropped,
+					    setup, teardown),
+	};
+	int rc;
+
+	if (nd_startup() != ND_SUCCESS)
+		return 1;
+	rc = cmocka_run_group_tests_name("tcp-hostile-cm", tests, NULL, NULL);
+	nd_cleanup();
+	return rc;
+}
