@@ -44,8 +44,11 @@
  * ND_IO_TIMEOUT. Also the kernel's TCP_USER_TIMEOUT and keepalive bound.
  * ND_TCP_TIMEOUT_MS changes it; 0 turns it off. */
 #define TCP_LIVENESS_MS	     5000u
-/* How often the progress thread looks, while any QP has a socket. */
+/* The progress thread's timer: a tick this often while some deadline
+ * may fall due (liveness, connection setup), and every TCP_SHORT_TICK_MS
+ * while a short one is armed (tcp_adapter.timers). */
 #define TCP_LIVENESS_TICK_MS 1000
+#define TCP_SHORT_TICK_MS    50
 /* An accepted connection must deliver its CONNECT frame within this time,
  * and at most this many may be waiting for theirs per listener: a peer
  * that connects and stays silent cannot hold descriptors for long. */
@@ -56,6 +59,11 @@
  * are refused (REJECT). */
 #define TCP_DEFAULT_BACKLOG  128u
 #define TCP_MAX_BACKLOG	     4096u
+/* accept() failing for want of descriptors or memory: the listener stops
+ * accepting for this long (the kernel keeps the connections queued). */
+#define TCP_ACCEPT_PAUSE_MS  100
+/* Connections one listener event accepts before others get the lock. */
+#define TCP_ACCEPT_BATCH     64
 /* Polls in a row before an application owns its sockets (see driving). */
 #define TCP_DRIVE_STREAK     64u
 /* Live tokens (grants) an adapter holds at most: two per region, one per
@@ -143,9 +151,12 @@ struct tcp_adapter {
 	/* Objects to put once the lock is dropped. */
 	struct nd_object **puts;
 	uint32_t nputs, cap_puts;
-	/* Every QP of the adapter, for timers. */
+	/* Every QP and listening listener of the adapter, for timers. */
 	struct tcp_qp *qps;
-	uint32_t timers; /* QPs with an armed timer */
+	struct tcp_listener *listeners;
+	/* atomic: short deadlines armed (QPs' RNR waits, listeners backing
+	 * off); the timer ticks every TCP_SHORT_TICK_MS while there are any */
+	uint32_t timers;
 	/*
 	 * Application-driven sockets. An application that busy-polls a CQ
 	 * moves its QPs' bytes itself (tcp_adapter_drive); once it has polled
@@ -398,6 +409,8 @@ struct tcp_listener {
 	struct tcp_adapter *ad;
 	struct tcp_pollable pl;
 	bool bound, listening;
+	struct tcp_listener *ad_next;	  /* on ad->listeners while listening */
+	uint64_t resume_ms;		  /* backing off accept() until then */
 	uint32_t backlog_max;		  /* from Listen's backlog */
 	struct tcp_request_list backlog;  /* complete, not taken yet */
 	struct tcp_request_list incoming; /* accepted, CONNECT not read yet */
@@ -535,6 +548,8 @@ nd_status tcp_create_connector(struct nd_adapter_base *a,
 nd_status tcp_create_listener(struct nd_adapter_base *a,
 			      struct nd_listener **out);
 void tcp_listener_event(struct tcp_listener *l, uint32_t events);
+/* The listener's deadlines, from the adapter's timer; adapter locked. */
+void tcp_listener_timer(struct tcp_listener *l, uint64_t now);
 void tcp_request_event(struct tcp_request *r, uint32_t events);
 /* CM frames that arrive on a QP's socket; adapter locked. */
 void tcp_conn_on_reply(struct tcp_connector *c, const struct tcp_hdr *h,

@@ -873,31 +873,84 @@ static void expire_incoming(struct tcp_listener *l, uint64_t now)
 	}
 }
 
+/* Whether accept() failed on the new connection alone (it is gone; Linux
+ * passes its network errors on), not for want of resources. */
+static bool accept_error_is_the_peers(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case ENETDOWN:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Stops watching the listening socket until the timer resumes it, rather
+ * than failing again at every wake-up. */
+static void listener_back_off(struct tcp_listener *l, uint64_t now)
+{
+	tcp_poll_mod(l->ad, &l->pl, 0);
+	if (!l->resume_ms)
+		__atomic_add_fetch(&l->ad->timers, 1, __ATOMIC_RELAXED);
+	l->resume_ms = now + TCP_ACCEPT_PAUSE_MS;
+}
+
+static void listener_resume(struct tcp_listener *l)
+{
+	if (!l->resume_ms)
+		return;
+	l->resume_ms = 0;
+	__atomic_sub_fetch(&l->ad->timers, 1, __ATOMIC_RELAXED);
+	if (l->pl.fd >= 0)
+		tcp_poll_mod(l->ad, &l->pl, EPOLLIN);
+}
+
+void tcp_listener_timer(struct tcp_listener *l, uint64_t now)
+{
+	if (l->resume_ms && now >= l->resume_ms)
+		listener_resume(l);
+}
+
 void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 {
 	uint64_t now = tcp_now_ms();
 
 	(void)events;
-	for (;;) {
+	if (l->resume_ms)
+		return;
+	for (int i = 0; i < TCP_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int one = 1;
 		int fd = accept4(l->pl.fd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			if (accept_error_is_the_peers(errno))
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				ND_LOG_RATELIMITED(ND_LOG_WARN, TCP_LOG,
-						   "accept: %s",
-						   strerror(errno));
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			ND_LOG_RATELIMITED(
+			    ND_LOG_WARN, TCP_LOG,
+			    "accept: %s; not accepting for %d ms",
+			    strerror(errno), TCP_ACCEPT_PAUSE_MS);
+			listener_back_off(l, now);
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct tcp_request *r = calloc(1, sizeof(*r));
 		if (!r) {
 			close(fd);
-			continue;
+			listener_back_off(l, now);
+			return;
 		}
 		r->pl.kind = TCP_POLL_REQUEST;
 		r->pl.fd = fd;
@@ -910,7 +963,8 @@ void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 		if (!tcp_poll_add(l->ad, &r->pl, EPOLLIN)) {
 			close(fd);
 			free(r);
-			continue;
+			listener_back_off(l, now);
+			return;
 		}
 		request_list_push(&l->incoming, r);
 		expire_incoming(l, now);
@@ -972,6 +1026,8 @@ static nd_status lis_listen(struct nd_listener_base *b, uint32_t backlog)
 		goto out;
 	}
 	l->listening = true;
+	l->ad_next = l->ad->listeners;
+	l->ad->listeners = l;
 out:
 	tcp_unlock(l->ad);
 	return st;
@@ -1048,6 +1104,13 @@ static void lis_close(struct nd_object *obj)
 		tcp_poll_del(l->ad, &l->pl);
 		close(l->pl.fd);
 		l->pl.fd = -1;
+	}
+	if (l->listening) {
+		struct tcp_listener **pp = &l->ad->listeners;
+		while (*pp != l)
+			pp = &(*pp)->ad_next;
+		*pp = l->ad_next;
+		listener_resume(l); /* disarms its timer */
 	}
 	while ((r = l->incoming.head))
 		request_drop(r);

@@ -485,7 +485,8 @@ void tcp_qp_tx(struct tcp_qp *qp)
 
 static void protocol_error(struct tcp_qp *qp, const char *what)
 {
-	ND_WARN(TCP_LOG, "peer broke the protocol (%s): closing", what);
+	ND_LOG_RATELIMITED(ND_LOG_WARN, TCP_LOG,
+			   "peer broke the protocol (%s): closing", what);
 	tcp_qp_break(qp, ND_REMOTE_ERROR);
 }
 

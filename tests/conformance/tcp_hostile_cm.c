@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tcp provider only: hostile peers against a listener, speaking raw TCP.
- * They flood it with connection requests the application does not take
- * and hang up behind their requests. The listener must stay bounded
- * (descriptors, memory), and a well-behaved peer must still get through.
+ * They flood it with connection requests the application does not take,
+ * hang up behind their requests, run the process out of descriptors. The
+ * listener must stay bounded (descriptors, memory, CPU), and a
+ * well-behaved peer must still get through.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,11 +15,40 @@
 #include "conf_util.h"
 #include "raw_peer.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
+
+/* --- counting the provider's accept4 calls --------------------------------
+ * The test program's accept4 comes first in symbol lookup, so the
+ * provider's calls land here. */
+static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
+static unsigned long accept_calls;
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	__atomic_add_fetch(&accept_calls, 1, __ATOMIC_RELAXED);
+	return real_accept4(fd, addr, len, flags);
+}
+
+static unsigned long accepts(void)
+{
+	return __atomic_load_n(&accept_calls, __ATOMIC_RELAXED);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
 
 /* Sends a CONNECT whose one byte of private data is `id`. */
 static int raw_request(const struct sockaddr_storage *dest, uint32_t dest_len,
@@ -201,6 +231,81 @@ static void test_dead_requests_are_dropped(void **state)
 	nd_listener_release(lp.l);
 }
 
+/*
+ * The process runs out of descriptors with a connection waiting to be
+ * accepted: the progress thread backs off instead of retrying accept()
+ * in a loop (it tried more than a million times in a second), and once
+ * descriptors are free again the waiting peer is served.
+ */
+static void test_accept_backs_off_without_descriptors(void **state)
+{
+	enum { FILL_MAX = 256, MAX_TRIES = 100 };
+	struct tc *t = *state;
+	struct tc_pair lp = {.t = t};
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct rlimit old, low;
+	int fill[FILL_MAX], nfill = 0;
+	struct nd_connector *c;
+	struct nd_overlapped gov = {0};
+	struct tcp_hdr h;
+	uint8_t id = 7;
+
+	tc_listen(&lp, &dest, &dest_len);
+	assert_int_equal(nd_adapter_create_connector(t->ad, &c), ND_SUCCESS);
+	nd_status gst = nd_listener_get_connection_request(lp.l, c, &gov);
+	int fd = socket(dest.ss_family, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+
+	/* Use up every descriptor the process may have. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	if (low.rlim_cur > FILL_MAX)
+		low.rlim_cur = FILL_MAX;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (nfill < FILL_MAX) {
+		int f = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (f < 0) {
+			assert_int_equal(errno, EMFILE);
+			break;
+		}
+		fill[nfill++] = f;
+	}
+	assert_int_equal(
+	    connect(fd, (struct sockaddr *)&dest, (socklen_t)dest_len), 0);
+
+	unsigned long start = accepts();
+	for (int i = 0; i < TC_TIMEOUT_MS / 10 && accepts() == start; i++)
+		sleep_ms(10);
+	assert_true(accepts() > start); /* the provider tried, and failed */
+	start = accepts();
+	sleep_ms(1000);
+	unsigned long tries = accepts() - start;
+	assert_int_equal(nd_get_overlapped_result(lp.l, &gov, false),
+			 ND_PENDING);
+
+	for (int i = 0; i < nfill; i++)
+		close(fill[i]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (tries > MAX_TRIES)
+		fail_msg("accept() tried %lu times in a second without "
+			 "descriptors",
+			 tries);
+
+	raw_connect_frame(&h, 1);
+	assert_true(send_all(fd, &h, sizeof(h)));
+	assert_true(send_all(fd, &id, 1));
+	assert_int_equal(tc_wait_ov(lp.l, &gov, gst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(request_id(c), id);
+	assert_int_equal(nd_connector_reject(c, NULL, 0), ND_SUCCESS);
+	assert_true(recv_all(fd, &h, sizeof(h)));
+	assert_int_equal(h.type, TCP_F_REJECT);
+	close(fd);
+	nd_connector_release(c);
+	nd_listener_release(lp.l);
+}
+
 static int setup(void **state)
 {
 	struct tc *t = calloc(1, sizeof(*t));
@@ -227,9 +332,14 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_requests_are_dropped,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_accept_backs_off_without_descriptors, setup, teardown),
 	};
 	int rc;
 
+	*(void **)&real_accept4 = dlsym(RTLD_NEXT, "accept4");
+	if (!real_accept4)
+		return 1;
 	if (nd_startup() != ND_SUCCESS)
 		return 1;
 	rc = cmocka_run_group_tests_name("tcp-hostile-cm", tests, NULL, NULL);
