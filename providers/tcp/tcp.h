@@ -49,10 +49,12 @@
  * while a short one is armed (tcp_adapter.timers). */
 #define TCP_LIVENESS_TICK_MS 1000
 #define TCP_SHORT_TICK_MS    50
-/* An accepted connection must deliver its CONNECT frame within this time,
- * and at most this many may be waiting for theirs per listener: a peer
- * that connects and stays silent cannot hold descriptors for long. */
-#define TCP_CONNECT_WAIT_MS  10000
+/* Each step of connection setup that waits on the peer ends after this
+ * long: Connect's TCP handshake (ND_IO_TIMEOUT), and an accepted
+ * connection's CONNECT frame (closed). ND_TCP_CONNECT_TIMEOUT_MS changes
+ * it. At most TCP_MAX_INCOMING per listener may wait for their CONNECT:
+ * a peer that connects and stays silent cannot hold descriptors long. */
+#define TCP_CONNECT_WAIT_MS  10000u
 #define TCP_MAX_INCOMING     64u
 /* Complete connection requests the application has not taken yet, per
  * listener: Listen's backlog, this for 0, at most TCP_MAX_BACKLOG. More
@@ -143,8 +145,10 @@ struct tcp_adapter {
 	struct tcp_grants grants;
 	uint64_t qp_serial;   /* last tcp_qp.serial handed out */
 	uint32_t liveness_ms; /* TCP_LIVENESS_MS or ND_TCP_TIMEOUT_MS */
+	uint32_t connect_ms;  /* TCP_CONNECT_WAIT_MS or its variable */
 	uint32_t sockets;     /* atomic: QPs with a socket */
-	uint64_t next_tick;   /* ms: the next liveness look */
+	uint32_t incoming;    /* atomic: requests waiting for their CONNECT */
+	uint64_t next_tick;   /* ms: the next timer tick */
 	struct tcp_pollable **poll;
 	uint32_t *poll_gen;
 	uint32_t npoll;

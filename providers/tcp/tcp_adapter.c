@@ -396,7 +396,8 @@ static int timer_timeout(struct tcp_adapter *ad)
 		return 1; /* to notice a poller that stopped */
 	if (__atomic_load_n(&ad->timers, __ATOMIC_RELAXED))
 		return TCP_SHORT_TICK_MS;
-	if (ad->liveness_ms && __atomic_load_n(&ad->sockets, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&ad->sockets, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&ad->incoming, __ATOMIC_RELAXED))
 		return TCP_LIVENESS_TICK_MS;
 	return -1;
 }
@@ -639,24 +640,24 @@ static void fill_info(struct nd_adapter_info *in)
 			    ND_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED;
 }
 
-/* ND_TCP_TIMEOUT_MS: milliseconds, 0 = off; anything else unparsable is
- * refused with a warning and the default kept. */
-static uint32_t liveness_ms(void)
+/* A number of milliseconds from the environment, up to an hour (0 only
+ * if allowed); anything else is refused with a warning and `dflt` kept. */
+static uint32_t env_ms(const char *name, uint32_t dflt, bool zero_ok)
 {
-	const char *v = getenv("ND_TCP_TIMEOUT_MS");
+	const char *v = getenv(name);
 	char *end;
 	unsigned long ms;
 
 	if (!v)
-		return TCP_LIVENESS_MS;
+		return dflt;
 	errno = 0;
 	ms = strtoul(v, &end, 10);
-	if (errno || end == v || *end || ms > 3600000ul) {
+	if (errno || end == v || *end || ms > 3600000ul || (!ms && !zero_ok)) {
 		ND_WARN(TCP_LOG,
-			"ND_TCP_TIMEOUT_MS=%s is not a number of milliseconds "
-			"up to 3600000; using %u",
-			v, TCP_LIVENESS_MS);
-		return TCP_LIVENESS_MS;
+			"%s=%s is not a number of milliseconds from %d to "
+			"3600000; using %u",
+			name, v, zero_ok ? 0 : 1, dflt);
+		return dflt;
 	}
 	return (uint32_t)ms;
 }
@@ -673,7 +674,9 @@ static nd_status tcp_open_adapter(uint64_t adapter_id, struct nd_adapter **out)
 	if (!ad)
 		return ND_NO_MEMORY;
 	fill_info(&ad->base.info);
-	ad->liveness_ms = liveness_ms();
+	ad->liveness_ms = env_ms("ND_TCP_TIMEOUT_MS", TCP_LIVENESS_MS, true);
+	ad->connect_ms =
+	    env_ms("ND_TCP_CONNECT_TIMEOUT_MS", TCP_CONNECT_WAIT_MS, false);
 	if (ND_FAILED(tcp_grants_init(&ad->grants))) {
 		free(ad);
 		return ND_NO_MEMORY;

@@ -21,13 +21,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-/*
- * How long the TCP handshake of a Connect may take before it completes
- * ND_IO_TIMEOUT (the kernel's own limit, its SYN retries, is about two
- * minutes). Only the handshake: waiting for the peer's Accept has no limit.
- */
-#define TCP_CONNECT_TIMEOUT_MS 10000
-
 static uint32_t min32(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
@@ -294,7 +287,9 @@ static nd_status conn_connect(struct nd_connector_base *b,
 			goto out;
 		}
 	}
-	set_connect_timeout(fd, TCP_CONNECT_TIMEOUT_MS);
+	/* Only the handshake (the kernel's own limit, its SYN retries, is
+	 * about two minutes); waiting for the peer's Accept has no limit. */
+	set_connect_timeout(fd, c->ad->connect_ms);
 	if (connect(fd, dest, dest_len) < 0 && errno != EINPROGRESS) {
 		st = errno_status(errno);
 		ND_INFO(TCP_LOG, "connect: %s", strerror(errno));
@@ -743,14 +738,25 @@ static void request_list_unlink(struct tcp_request_list *q,
 	q->count--;
 }
 
+static void incoming_push(struct tcp_listener *l, struct tcp_request *r)
+{
+	request_list_push(&l->incoming, r);
+	__atomic_add_fetch(&l->ad->incoming, 1, __ATOMIC_RELAXED);
+}
+
 /* Off the listener's lists (see tcp_request.listener). */
 static void request_unlink(struct tcp_request *r)
 {
 	struct tcp_listener *l = r->listener;
 
-	if (l)
-		request_list_unlink(r->complete ? &l->backlog : &l->incoming,
-				    r);
+	if (!l)
+		return;
+	if (r->complete) {
+		request_list_unlink(&l->backlog, r);
+	} else {
+		request_list_unlink(&l->incoming, r);
+		__atomic_sub_fetch(&l->ad->incoming, 1, __ATOMIC_RELAXED);
+	}
 }
 
 static void request_drop(struct tcp_request *r)
@@ -856,9 +862,10 @@ void tcp_request_event(struct tcp_request *r, uint32_t events)
 
 /*
  * Connections still to send their CONNECT frame: those waiting longer than
- * TCP_CONNECT_WAIT_MS are closed, and the oldest beyond TCP_MAX_INCOMING.
- * Checked at every accept, so a flood of silent connections holds at most
- * that many descriptors.
+ * the adapter's connect_ms are closed, and the oldest beyond
+ * TCP_MAX_INCOMING. Checked at every accept and every timer tick, so a
+ * flood of silent or slow connections holds at most that many descriptors,
+ * each for a bounded time.
  */
 static void expire_incoming(struct tcp_listener *l, uint64_t now)
 {
@@ -866,7 +873,7 @@ static void expire_incoming(struct tcp_listener *l, uint64_t now)
 
 	while ((r = l->incoming.head) &&
 	       (l->incoming.count > TCP_MAX_INCOMING ||
-		now - r->since_ms >= TCP_CONNECT_WAIT_MS)) {
+		now - r->since_ms >= l->ad->connect_ms)) {
 		ND_LOG_RATELIMITED(ND_LOG_INFO, TCP_LOG,
 				   "closing a connection that sent no CONNECT");
 		request_drop(r);
@@ -918,6 +925,7 @@ void tcp_listener_timer(struct tcp_listener *l, uint64_t now)
 {
 	if (l->resume_ms && now >= l->resume_ms)
 		listener_resume(l);
+	expire_incoming(l, now);
 }
 
 void tcp_listener_event(struct tcp_listener *l, uint32_t events)
@@ -966,7 +974,7 @@ void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 			listener_back_off(l, now);
 			return;
 		}
-		request_list_push(&l->incoming, r);
+		incoming_push(l, r);
 		expire_incoming(l, now);
 	}
 }

@@ -2,9 +2,13 @@
 /*
  * tcp provider only: hostile peers against a listener, speaking raw TCP.
  * They flood it with connection requests the application does not take,
- * hang up behind their requests, run the process out of descriptors. The
- * listener must stay bounded (descriptors, memory, CPU), and a
- * well-behaved peer must still get through.
+ * hang up behind their requests, run the process out of descriptors, send
+ * their CONNECT a byte at a time or never. The listener must stay bounded
+ * (descriptors, memory, CPU), every wait must end, and a well-behaved peer
+ * must still get through.
+ *
+ * ND_TCP_CONNECT_TIMEOUT_MS is 500 here (set in main unless given), so the
+ * connection-setup deadlines expire within a second or two.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -306,6 +310,56 @@ static void test_accept_backs_off_without_descriptors(void **state)
 	nd_listener_release(lp.l);
 }
 
+/*
+ * Connections that never finish their CONNECT (one silent, one sending
+ * it a byte every 100 ms: 22 s for the whole frame) are closed at the
+ * deadline by the progress thread's timer, with no other connection
+ * arriving to trigger a check, and never reach the application.
+ */
+static void test_slow_connect_is_closed(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair lp = {.t = t};
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct nd_connector *c;
+	struct nd_overlapped gov = {0};
+	uint8_t frame[sizeof(struct tcp_hdr) + 196] = {0};
+	size_t sent = 0;
+
+	tc_listen(&lp, &dest, &dest_len);
+	assert_int_equal(nd_adapter_create_connector(t->ad, &c), ND_SUCCESS);
+	assert_int_equal(nd_listener_get_connection_request(lp.l, c, &gov),
+			 ND_PENDING);
+	int silent = raw_connect(&dest, dest_len);
+	int slow = raw_connect(&dest, dest_len);
+	raw_connect_frame((struct tcp_hdr *)frame, 196);
+
+	for (;;) {
+		struct pollfd pfd = {.fd = slow, .events = POLLIN};
+
+		if (sent == sizeof(frame))
+			fail_msg("the whole CONNECT went through, a byte "
+				 "every 100 ms");
+		if (send(slow, frame + sent, 1, MSG_NOSIGNAL) != 1)
+			break; /* closed under us */
+		sent++;
+		if (poll(&pfd, 1, 100) == 1)
+			break; /* EOF (checked below) */
+	}
+	assert_true(raw_closed_within(slow, TC_TIMEOUT_MS));
+	assert_true(raw_closed_within(silent, TC_TIMEOUT_MS));
+	assert_int_equal(nd_get_overlapped_result(lp.l, &gov, false),
+			 ND_PENDING);
+	assert_int_equal(nd_cancel_overlapped(lp.l), ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(lp.l, &gov, ND_PENDING, TC_TIMEOUT_MS),
+			 ND_CANCELED);
+	close(silent);
+	close(slow);
+	nd_connector_release(c);
+	nd_listener_release(lp.l);
+}
+
 static int setup(void **state)
 {
 	struct tc *t = calloc(1, sizeof(*t));
@@ -334,12 +388,15 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_accept_backs_off_without_descriptors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_slow_connect_is_closed, setup,
+					    teardown),
 	};
 	int rc;
 
 	*(void **)&real_accept4 = dlsym(RTLD_NEXT, "accept4");
 	if (!real_accept4)
 		return 1;
+	setenv("ND_TCP_CONNECT_TIMEOUT_MS", "500", 0);
 	if (nd_startup() != ND_SUCCESS)
 		return 1;
 	rc = cmocka_run_group_tests_name("tcp-hostile-cm", tests, NULL, NULL);
