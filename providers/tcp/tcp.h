@@ -51,8 +51,8 @@
 #define TCP_SHORT_TICK_MS    50
 /* Each step of connection setup that waits on the peer ends after this
  * long: Connect's TCP handshake (ND_IO_TIMEOUT), and an accepted
- * connection's CONNECT frame (closed). ND_TCP_CONNECT_TIMEOUT_MS changes
- * it. At most TCP_MAX_INCOMING per listener may wait for their CONNECT:
+ * connection's CONNECT frame (closed), the RTU after Accept (Accept
+ * completes ND_IO_TIMEOUT). ND_TCP_CONNECT_TIMEOUT_MS changes it. At most TCP_MAX_INCOMING per listener may wait for their CONNECT:
  * a peer that connects and stays silent cannot hold descriptors long. */
 #define TCP_CONNECT_WAIT_MS  10000u
 #define TCP_MAX_INCOMING     64u
@@ -301,6 +301,7 @@ struct tcp_qp {
 	uint32_t reads_out, read_limit; /* READs awaiting a response */
 	uint32_t ird, ord;		/* negotiated */
 	uint64_t rnr_deadline;		/* ms, 0 = none */
+	uint64_t rtu_deadline;		/* ms: while accepting */
 	/* liveness: bytes moved either way, and since when they stopped */
 	uint32_t moved, moved_seen;
 	uint64_t still_since; /* ms, 0 = nothing outstanding or moving */
@@ -522,6 +523,7 @@ void tcp_qp_break(struct tcp_qp *qp, nd_status status);
 bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state);
 /* Pushes pending frames; adapter locked. */
 void tcp_qp_tx(struct tcp_qp *qp);
+/* The QP's deadlines (RNR wait, the RTU after Accept); adapter locked. */
 void tcp_qp_timer(struct tcp_qp *qp, uint64_t now);
 /* Ends a connection that owes or is owed something and has moved nothing
  * for the adapter's liveness_ms. Adapter locked. */

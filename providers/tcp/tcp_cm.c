@@ -179,11 +179,13 @@ void tcp_conn_on_rtu(struct tcp_connector *c)
 
 void tcp_conn_on_break(struct tcp_connector *c, nd_status status)
 {
-	/* The peer went away mid-handshake: refused; our own QP flushed or
-	 * released under it: cancelled (spec: Connect). */
-	nd_status st = c->qp_flushed ? ND_CANCELED : ND_CONNECTION_REFUSED;
+	/* The peer went away mid-handshake: refused; it took too long:
+	 * timed out; our own QP flushed or released under it: cancelled
+	 * (spec: Connect, Accept). */
+	nd_status st = c->qp_flushed		 ? ND_CANCELED
+		       : status == ND_IO_TIMEOUT ? ND_IO_TIMEOUT
+						 : ND_CONNECTION_REFUSED;
 
-	(void)status;
 	switch (c->state) {
 	case TCP_CONN_CONNECTING:
 		release_qp(c);

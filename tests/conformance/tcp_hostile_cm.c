@@ -3,7 +3,7 @@
  * tcp provider only: hostile peers against a listener, speaking raw TCP.
  * They flood it with connection requests the application does not take,
  * hang up behind their requests, run the process out of descriptors, send
- * their CONNECT a byte at a time or never. The listener must stay bounded
+ * their frames a byte at a time or never. The listener must stay bounded
  * (descriptors, memory, CPU), every wait must end, and a well-behaved peer
  * must still get through.
  *
@@ -310,6 +310,97 @@ static void test_accept_backs_off_without_descriptors(void **state)
 	nd_listener_release(lp.l);
 }
 
+/* Takes a request from `fd` and accepts it on qp; returns the pending
+ * Accept's status and reads the ACCEPT frame as the peer. */
+static nd_status accept_raw(struct tc_pair *lp, int fd, struct nd_qp *qp,
+			    struct nd_connector **c, struct nd_overlapped *aov)
+{
+	struct nd_overlapped gov = {0};
+	struct tcp_hdr h;
+
+	assert_int_equal(nd_adapter_create_connector(lp->t->ad, c), ND_SUCCESS);
+	nd_status st = nd_listener_get_connection_request(lp->l, *c, &gov);
+	assert_int_equal(tc_wait_ov(lp->l, &gov, st, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	st = nd_connector_accept(*c, qp, 4, 4, NULL, 0, aov);
+	assert_int_equal(st, ND_PENDING);
+	assert_true(recv_all(fd, &h, sizeof(h)));
+	assert_int_equal(h.type, TCP_F_ACCEPT);
+	return st;
+}
+
+/*
+ * A peer that gets the ACCEPT and never completes the handshake (sends no
+ * RTU, or sends it a byte at a time): Accept completes ND_IO_TIMEOUT, the
+ * connection is closed, and the QP is left as it was (its receive still
+ * posted): it accepts a well-behaved peer next and receives its SEND.
+ */
+static void test_accept_times_out_without_rtu(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair lp = {.t = t};
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct nd_cq *cq;
+	struct nd_qp *qp;
+	struct nd_connector *c;
+	struct nd_overlapped aov;
+	struct nd_result r;
+	struct tcp_hdr h;
+	nd_status st;
+	int fd;
+
+	tc_listen(&lp, &dest, &dest_len);
+	assert_int_equal(nd_adapter_create_cq(t->ad, 8, 0, 0, &cq), ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_qp(t->ad, cq, cq, NULL, 2, 2, 1, 1, 0, &qp),
+	    ND_SUCCESS);
+	assert_int_equal(nd_qp_receive(qp, (void *)1, NULL, 0), ND_SUCCESS);
+
+	/* silent after the ACCEPT */
+	fd = raw_request(&dest, dest_len, 1);
+	memset(&aov, 0, sizeof(aov));
+	st = accept_raw(&lp, fd, qp, &c, &aov);
+	assert_int_equal(tc_wait_ov(c, &aov, st, TC_TIMEOUT_MS), ND_IO_TIMEOUT);
+	assert_true(raw_closed_within(fd, TC_TIMEOUT_MS));
+	close(fd);
+	nd_connector_release(c);
+
+	/* the RTU a byte every 100 ms: 2.4 s for all of it */
+	fd = raw_request(&dest, dest_len, 2);
+	memset(&aov, 0, sizeof(aov));
+	st = accept_raw(&lp, fd, qp, &c, &aov);
+	tcp_wire_fill(&h, TCP_F_RTU, 0, 0, 0, 0, 0);
+	size_t sent = 0;
+	while (sent < sizeof(h) &&
+	       (st = tc_wait_ov(c, &aov, st, 100)) == ND_PENDING)
+		if (send(fd, (char *)&h + sent++, 1, MSG_NOSIGNAL) != 1)
+			break;
+	assert_int_equal(tc_wait_ov(c, &aov, st, TC_TIMEOUT_MS), ND_IO_TIMEOUT);
+	assert_true(sent < sizeof(h));
+	assert_true(raw_closed_within(fd, TC_TIMEOUT_MS));
+	close(fd);
+	nd_connector_release(c);
+	assert_false(tc_wait_cq(cq, &r, 0)); /* the receive is still posted */
+
+	/* the same QP, a peer that completes */
+	fd = raw_request(&dest, dest_len, 3);
+	memset(&aov, 0, sizeof(aov));
+	st = accept_raw(&lp, fd, qp, &c, &aov);
+	assert_true(send_all(fd, &h, sizeof(h)));
+	assert_int_equal(tc_wait_ov(c, &aov, st, TC_TIMEOUT_MS), ND_SUCCESS);
+	tcp_wire_fill(&h, TCP_F_SEND, 0, 0, 0, 0, 0);
+	assert_true(send_all(fd, &h, sizeof(h)));
+	assert_true(tc_wait_cq(cq, &r, TC_TIMEOUT_MS));
+	assert_ptr_equal(r.request_context, (void *)1);
+	assert_int_equal(r.status, ND_SUCCESS);
+	close(fd);
+	nd_connector_release(c);
+	nd_qp_release(qp);
+	nd_cq_release(cq);
+	nd_listener_release(lp.l);
+}
+
 /*
  * Connections that never finish their CONNECT (one silent, one sending
  * it a byte every 100 ms: 22 s for the whole frame) are closed at the
@@ -388,6 +479,8 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_accept_backs_off_without_descriptors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_accept_times_out_without_rtu,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slow_connect_is_closed, setup,
 					    teardown),
 	};
