@@ -877,7 +877,8 @@ static void expire_incoming(struct tcp_listener *l, uint64_t now)
 	       (l->incoming.count > TCP_MAX_INCOMING ||
 		now - r->since_ms >= l->ad->connect_ms)) {
 		ND_LOG_RATELIMITED(ND_LOG_INFO, TCP_LOG,
-				   "closing a connection that sent no CONNECT");
+				   "closing a connection whose CONNECT did not "
+				   "come in time");
 		request_drop(r);
 	}
 }

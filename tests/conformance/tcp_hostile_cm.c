@@ -7,8 +7,9 @@
  * (descriptors, memory, CPU), every wait must end, and a well-behaved peer
  * must still get through.
  *
- * ND_TCP_CONNECT_TIMEOUT_MS is 500 here (set in main unless given), so the
- * connection-setup deadlines expire within a second or two.
+ * ND_TCP_CONNECT_TIMEOUT_MS is 1000 here (set in main unless given), so
+ * the connection-setup deadlines expire within about two seconds (the
+ * timer checks them once a second).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -366,14 +367,14 @@ static void test_accept_times_out_without_rtu(void **state)
 	close(fd);
 	nd_connector_release(c);
 
-	/* the RTU a byte every 100 ms: 2.4 s for all of it */
+	/* the RTU a byte every 200 ms: 4.8 s for all of it */
 	fd = raw_request(&dest, dest_len, 2);
 	memset(&aov, 0, sizeof(aov));
 	st = accept_raw(&lp, fd, qp, &c, &aov);
 	tcp_wire_fill(&h, TCP_F_RTU, 0, 0, 0, 0, 0);
 	size_t sent = 0;
 	while (sent < sizeof(h) &&
-	       (st = tc_wait_ov(c, &aov, st, 100)) == ND_PENDING)
+	       (st = tc_wait_ov(c, &aov, st, 200)) == ND_PENDING)
 		if (send(fd, (char *)&h + sent++, 1, MSG_NOSIGNAL) != 1)
 			break;
 	assert_int_equal(tc_wait_ov(c, &aov, st, TC_TIMEOUT_MS), ND_IO_TIMEOUT);
@@ -489,7 +490,7 @@ int main(void)
 	*(void **)&real_accept4 = dlsym(RTLD_NEXT, "accept4");
 	if (!real_accept4)
 		return 1;
-	setenv("ND_TCP_CONNECT_TIMEOUT_MS", "500", 0);
+	setenv("ND_TCP_CONNECT_TIMEOUT_MS", "1000", 0);
 	if (nd_startup() != ND_SUCCESS)
 		return 1;
 	rc = cmocka_run_group_tests_name("tcp-hostile-cm", tests, NULL, NULL);
