@@ -50,10 +50,11 @@
 #define TCP_LIVENESS_TICK_MS 1000
 #define TCP_SHORT_TICK_MS    50
 /* Each step of connection setup that waits on the peer ends after this
- * long: Connect's TCP handshake (ND_IO_TIMEOUT), and an accepted
- * connection's CONNECT frame (closed), the RTU after Accept (Accept
- * completes ND_IO_TIMEOUT). ND_TCP_CONNECT_TIMEOUT_MS changes it. At most TCP_MAX_INCOMING per listener may wait for their CONNECT:
- * a peer that connects and stays silent cannot hold descriptors long. */
+ * long: Connect's TCP handshake (ND_IO_TIMEOUT), an accepted connection's
+ * CONNECT frame (closed), the RTU after Accept (Accept completes
+ * ND_IO_TIMEOUT). ND_TCP_CONNECT_TIMEOUT_MS changes it. At most
+ * TCP_MAX_INCOMING per listener may wait for their CONNECT: a peer that
+ * connects and stays silent cannot hold descriptors long. */
 #define TCP_CONNECT_WAIT_MS  10000u
 #define TCP_MAX_INCOMING     64u
 /* Complete connection requests the application has not taken yet, per
