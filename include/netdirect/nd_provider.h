@@ -409,6 +409,33 @@ void nd_log(enum nd_log_level level, const char *subsystem, const char *fmt,
 #define ND_INFO(subsys, ...)  ND_LOG(ND_LOG_INFO, subsys, __VA_ARGS__)
 #define ND_DEBUG(subsys, ...) ND_LOG(ND_LOG_DEBUG, subsys, __VA_ARGS__)
 
+/*
+ * For lines that a peer (or anything outside the process) can trigger
+ * repeatedly: each call site prints at most ND_LOG_RATELIMIT_BURST lines
+ * per ND_LOG_RATELIMIT_MS; the first line it prints after that says how
+ * many it suppressed.
+ */
+#define ND_LOG_RATELIMIT_BURST 10u
+#define ND_LOG_RATELIMIT_MS    5000u
+
+struct nd_log_ratelimit {    /* one per call site, zero-initialised */
+	uint64_t start_ms;   /* the current interval began (monotonic) */
+	uint32_t printed;    /* lines printed in it */
+	uint32_t suppressed; /* lines suppressed since the last printed */
+};
+
+void nd_log_ratelimited(struct nd_log_ratelimit *rl, enum nd_log_level level,
+			const char *subsystem, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#define ND_LOG_RATELIMITED(level, subsys, ...)                                 \
+	do {                                                                   \
+		static struct nd_log_ratelimit nd_log_rl_;                     \
+		if (ND_UNLIKELY((level) <= nd_log_level()))                    \
+			nd_log_ratelimited(&nd_log_rl_, level, subsys,         \
+					   __VA_ARGS__);                       \
+	} while (0)
+
 /* ---------------------------------------------------------------------------
  * Registration (IND2Provider)
  */

@@ -44,13 +44,29 @@
  * ND_IO_TIMEOUT. Also the kernel's TCP_USER_TIMEOUT and keepalive bound.
  * ND_TCP_TIMEOUT_MS changes it; 0 turns it off. */
 #define TCP_LIVENESS_MS	     5000u
-/* How often the progress thread looks, while any QP has a socket. */
+/* The progress thread's timer: a tick this often while some deadline
+ * may fall due (liveness, connection setup), and every TCP_SHORT_TICK_MS
+ * while a short one is armed (tcp_adapter.timers). */
 #define TCP_LIVENESS_TICK_MS 1000
-/* An accepted connection must deliver its CONNECT frame within this time,
- * and at most this many may be waiting for theirs per listener: a peer
- * that connects and stays silent cannot hold descriptors for long. */
-#define TCP_CONNECT_WAIT_MS  10000
+#define TCP_SHORT_TICK_MS    50
+/* Each step of connection setup that waits on the peer ends after this
+ * long: Connect's TCP handshake (ND_IO_TIMEOUT), an accepted connection's
+ * CONNECT frame (closed), the RTU after Accept (Accept completes
+ * ND_IO_TIMEOUT). ND_TCP_CONNECT_TIMEOUT_MS changes it. At most
+ * TCP_MAX_INCOMING per listener may wait for their CONNECT: a peer that
+ * connects and stays silent cannot hold descriptors long. */
+#define TCP_CONNECT_WAIT_MS  10000u
 #define TCP_MAX_INCOMING     64u
+/* Complete connection requests the application has not taken yet, per
+ * listener: Listen's backlog, this for 0, at most TCP_MAX_BACKLOG. More
+ * are refused (REJECT). */
+#define TCP_DEFAULT_BACKLOG  128u
+#define TCP_MAX_BACKLOG	     4096u
+/* accept() failing for want of descriptors or memory: the listener stops
+ * accepting for this long (the kernel keeps the connections queued). */
+#define TCP_ACCEPT_PAUSE_MS  100
+/* Connections one listener event accepts before others get the lock. */
+#define TCP_ACCEPT_BATCH     64
 /* Polls in a row before an application owns its sockets (see driving). */
 #define TCP_DRIVE_STREAK     64u
 /* Live tokens (grants) an adapter holds at most: two per region, one per
@@ -130,17 +146,22 @@ struct tcp_adapter {
 	struct tcp_grants grants;
 	uint64_t qp_serial;   /* last tcp_qp.serial handed out */
 	uint32_t liveness_ms; /* TCP_LIVENESS_MS or ND_TCP_TIMEOUT_MS */
+	uint32_t connect_ms;  /* TCP_CONNECT_WAIT_MS or its variable */
 	uint32_t sockets;     /* atomic: QPs with a socket */
-	uint64_t next_tick;   /* ms: the next liveness look */
+	uint32_t incoming;    /* atomic: requests waiting for their CONNECT */
+	uint64_t next_tick;   /* ms: the next timer tick */
 	struct tcp_pollable **poll;
 	uint32_t *poll_gen;
 	uint32_t npoll;
 	/* Objects to put once the lock is dropped. */
 	struct nd_object **puts;
 	uint32_t nputs, cap_puts;
-	/* Every QP of the adapter, for timers. */
+	/* Every QP and listening listener of the adapter, for timers. */
 	struct tcp_qp *qps;
-	uint32_t timers; /* QPs with an armed timer */
+	struct tcp_listener *listeners;
+	/* atomic: short deadlines armed (QPs' RNR waits, listeners backing
+	 * off); the timer ticks every TCP_SHORT_TICK_MS while there are any */
+	uint32_t timers;
 	/*
 	 * Application-driven sockets. An application that busy-polls a CQ
 	 * moves its QPs' bytes itself (tcp_adapter_drive); once it has polled
@@ -281,6 +302,7 @@ struct tcp_qp {
 	uint32_t reads_out, read_limit; /* READs awaiting a response */
 	uint32_t ird, ord;		/* negotiated */
 	uint64_t rnr_deadline;		/* ms, 0 = none */
+	uint64_t rtu_deadline;		/* ms: while accepting */
 	/* liveness: bytes moved either way, and since when they stopped */
 	uint32_t moved, moved_seen;
 	uint64_t still_since; /* ms, 0 = nothing outstanding or moving */
@@ -346,12 +368,14 @@ enum {
 struct tcp_request {
 	struct tcp_pollable pl;
 	struct tcp_adapter *ad;
-	struct tcp_listener *listener; /* weak */
-	struct tcp_request *next;
+	/* weak; NULL once handed to a connector. While set, the request is on
+	 * the listener's incoming list, or its backlog once complete. */
+	struct tcp_listener *listener;
+	struct tcp_request *next, *prev;
 	struct tcp_hdr hdr;
 	uint32_t got;
 	bool complete;	   /* CONNECT fully read */
-	bool dead;	   /* the active side went away */
+	bool dead;	   /* the active side went away (fd closed) */
 	uint64_t since_ms; /* accepted at (tcp_now_ms) */
 	uint8_t pdata[TCP_MAX_CALLER_DATA];
 	uint32_t pdata_len;
@@ -380,13 +404,22 @@ struct tcp_connector {
 	uint32_t out_pdata_len;
 };
 
+/* Requests in arrival order, oldest first. */
+struct tcp_request_list {
+	struct tcp_request *head, *tail;
+	uint32_t count;
+};
+
 struct tcp_listener {
 	struct nd_listener_base base;
 	struct tcp_adapter *ad;
 	struct tcp_pollable pl;
 	bool bound, listening;
-	struct tcp_request *backlog_head, *backlog_tail;
-	struct tcp_request *incoming; /* accepted, CONNECT not read yet */
+	struct tcp_listener *ad_next;	  /* on ad->listeners while listening */
+	uint64_t resume_ms;		  /* backing off accept() until then */
+	uint32_t backlog_max;		  /* from Listen's backlog */
+	struct tcp_request_list backlog;  /* complete, not taken yet */
+	struct tcp_request_list incoming; /* accepted, CONNECT not read yet */
 };
 
 static inline struct tcp_adapter *tcp_adapter_of(struct nd_adapter_base *a)
@@ -491,6 +524,7 @@ void tcp_qp_break(struct tcp_qp *qp, nd_status status);
 bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state);
 /* Pushes pending frames; adapter locked. */
 void tcp_qp_tx(struct tcp_qp *qp);
+/* The QP's deadlines (RNR wait, the RTU after Accept); adapter locked. */
 void tcp_qp_timer(struct tcp_qp *qp, uint64_t now);
 /* Ends a connection that owes or is owed something and has moved nothing
  * for the adapter's liveness_ms. Adapter locked. */
@@ -521,6 +555,8 @@ nd_status tcp_create_connector(struct nd_adapter_base *a,
 nd_status tcp_create_listener(struct nd_adapter_base *a,
 			      struct nd_listener **out);
 void tcp_listener_event(struct tcp_listener *l, uint32_t events);
+/* The listener's deadlines, from the adapter's timer; adapter locked. */
+void tcp_listener_timer(struct tcp_listener *l, uint64_t now);
 void tcp_request_event(struct tcp_request *r, uint32_t events);
 /* CM frames that arrive on a QP's socket; adapter locked. */
 void tcp_conn_on_reply(struct tcp_connector *c, const struct tcp_hdr *h,

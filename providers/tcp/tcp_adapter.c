@@ -138,7 +138,8 @@ void tcp_wake(struct tcp_adapter *ad)
 	uint64_t one = 1;
 
 	if (write(ad->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		ND_WARN(TCP_LOG, "wake: %s", strerror(errno));
+		ND_LOG_RATELIMITED(ND_LOG_WARN, TCP_LOG, "wake: %s",
+				   strerror(errno));
 }
 
 /* --- pollables ------------------------------------------------------------- */
@@ -172,7 +173,8 @@ bool tcp_poll_add(struct tcp_adapter *ad, struct tcp_pollable *pl,
 	    .data.u64 = ((uint64_t)ad->poll_gen[idx] << 32) | idx,
 	};
 	if (epoll_ctl(ad->epfd, EPOLL_CTL_ADD, pl->fd, &ev) < 0) {
-		ND_ERR(TCP_LOG, "epoll_ctl add: %s", strerror(errno));
+		ND_LOG_RATELIMITED(ND_LOG_ERROR, TCP_LOG, "epoll_ctl add: %s",
+				   strerror(errno));
 		return false;
 	}
 	ad->poll[idx] = pl;
@@ -191,7 +193,8 @@ void tcp_poll_mod(struct tcp_adapter *ad, struct tcp_pollable *pl,
 	    .data.u64 = ((uint64_t)ad->poll_gen[pl->slot] << 32) | pl->slot,
 	};
 	if (epoll_ctl(ad->epfd, EPOLL_CTL_MOD, pl->fd, &ev) < 0)
-		ND_WARN(TCP_LOG, "epoll_ctl mod: %s", strerror(errno));
+		ND_LOG_RATELIMITED(ND_LOG_WARN, TCP_LOG, "epoll_ctl mod: %s",
+				   strerror(errno));
 	pl->events = events;
 }
 
@@ -382,21 +385,51 @@ static void adapter_free(struct tcp_adapter *ad)
 	free(ad);
 }
 
+/*
+ * The adapter's one timer, as the epoll timeout: every TCP_SHORT_TICK_MS
+ * while a short deadline is armed, a tick every TCP_LIVENESS_TICK_MS while
+ * a longer one may fall due, else none.
+ */
+static int timer_timeout(struct tcp_adapter *ad)
+{
+	if (__atomic_load_n(&ad->driving, __ATOMIC_RELAXED))
+		return 1; /* to notice a poller that stopped */
+	if (__atomic_load_n(&ad->timers, __ATOMIC_RELAXED))
+		return TCP_SHORT_TICK_MS;
+	if (__atomic_load_n(&ad->sockets, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&ad->incoming, __ATOMIC_RELAXED))
+		return TCP_LIVENESS_TICK_MS;
+	return -1;
+}
+
+/* Runs the deadlines that are due; adapter locked. */
+static void timer_run(struct tcp_adapter *ad)
+{
+	uint64_t now = tcp_now_ms();
+	bool tick = now >= ad->next_tick;
+	struct tcp_qp *qp, *next;
+
+	if (!ad->timers && !tick)
+		return;
+	for (qp = ad->qps; qp; qp = next) {
+		next = qp->ad_next;
+		tcp_qp_timer(qp, now);
+		if (tick)
+			tcp_qp_liveness(qp, now);
+	}
+	for (struct tcp_listener *l = ad->listeners; l; l = l->ad_next)
+		tcp_listener_timer(l, now);
+	if (tick)
+		ad->next_tick = now + TCP_LIVENESS_TICK_MS;
+}
+
 static void *progress_thread(void *arg)
 {
 	struct tcp_adapter *ad = arg;
 	struct epoll_event evs[64];
 
 	for (;;) {
-		int timeout =
-		    __atomic_load_n(&ad->timers, __ATOMIC_RELAXED) ? 50
-		    : ad->liveness_ms &&
-			    __atomic_load_n(&ad->sockets, __ATOMIC_RELAXED)
-			? TCP_LIVENESS_TICK_MS
-			: -1;
-		if (__atomic_load_n(&ad->driving, __ATOMIC_RELAXED))
-			timeout = 1; /* to notice a poller that stopped */
-		int n = epoll_wait(ad->epfd, evs, 64, timeout);
+		int n = epoll_wait(ad->epfd, evs, 64, timer_timeout(ad));
 
 		if (n < 0 && errno != EINTR) {
 			ND_ERR(TCP_LOG, "epoll_wait: %s", strerror(errno));
@@ -428,19 +461,7 @@ static void *progress_thread(void *arg)
 			}
 			ad->drive_seen = ad->drive_gen;
 		}
-		uint64_t now = tcp_now_ms();
-		bool tick = ad->liveness_ms && now >= ad->next_tick;
-		if (ad->timers || tick) {
-			struct tcp_qp *qp = ad->qps, *next;
-			for (; qp; qp = next) {
-				next = qp->ad_next;
-				tcp_qp_timer(qp, now);
-				if (tick)
-					tcp_qp_liveness(qp, now);
-			}
-		}
-		if (tick)
-			ad->next_tick = now + TCP_LIVENESS_TICK_MS;
+		timer_run(ad);
 		tcp_unlock(ad);
 		if (__atomic_load_n(&ad->destroy_on_thread, __ATOMIC_ACQUIRE)) {
 			pthread_detach(pthread_self());
@@ -619,24 +640,24 @@ static void fill_info(struct nd_adapter_info *in)
 			    ND_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED;
 }
 
-/* ND_TCP_TIMEOUT_MS: milliseconds, 0 = off; anything else unparsable is
- * refused with a warning and the default kept. */
-static uint32_t liveness_ms(void)
+/* A number of milliseconds from the environment, up to an hour (0 only
+ * if allowed); anything else is refused with a warning and `dflt` kept. */
+static uint32_t env_ms(const char *name, uint32_t dflt, bool zero_ok)
 {
-	const char *v = getenv("ND_TCP_TIMEOUT_MS");
+	const char *v = getenv(name);
 	char *end;
 	unsigned long ms;
 
 	if (!v)
-		return TCP_LIVENESS_MS;
+		return dflt;
 	errno = 0;
 	ms = strtoul(v, &end, 10);
-	if (errno || end == v || *end || ms > 3600000ul) {
+	if (errno || end == v || *end || ms > 3600000ul || (!ms && !zero_ok)) {
 		ND_WARN(TCP_LOG,
-			"ND_TCP_TIMEOUT_MS=%s is not a number of milliseconds "
-			"up to 3600000; using %u",
-			v, TCP_LIVENESS_MS);
-		return TCP_LIVENESS_MS;
+			"%s=%s is not a number of milliseconds from %d to "
+			"3600000; using %u",
+			name, v, zero_ok ? 0 : 1, dflt);
+		return dflt;
 	}
 	return (uint32_t)ms;
 }
@@ -653,7 +674,9 @@ static nd_status tcp_open_adapter(uint64_t adapter_id, struct nd_adapter **out)
 	if (!ad)
 		return ND_NO_MEMORY;
 	fill_info(&ad->base.info);
-	ad->liveness_ms = liveness_ms();
+	ad->liveness_ms = env_ms("ND_TCP_TIMEOUT_MS", TCP_LIVENESS_MS, true);
+	ad->connect_ms =
+	    env_ms("ND_TCP_CONNECT_TIMEOUT_MS", TCP_CONNECT_WAIT_MS, false);
 	if (ND_FAILED(tcp_grants_init(&ad->grants))) {
 		free(ad);
 		return ND_NO_MEMORY;

@@ -21,13 +21,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-/*
- * How long the TCP handshake of a Connect may take before it completes
- * ND_IO_TIMEOUT (the kernel's own limit, its SYN retries, is about two
- * minutes). Only the handshake: waiting for the peer's Accept has no limit.
- */
-#define TCP_CONNECT_TIMEOUT_MS 10000
-
 static uint32_t min32(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
@@ -186,11 +179,13 @@ void tcp_conn_on_rtu(struct tcp_connector *c)
 
 void tcp_conn_on_break(struct tcp_connector *c, nd_status status)
 {
-	/* The peer went away mid-handshake: refused; our own QP flushed or
-	 * released under it: cancelled (spec: Connect). */
-	nd_status st = c->qp_flushed ? ND_CANCELED : ND_CONNECTION_REFUSED;
+	/* The peer went away mid-handshake: refused; it took too long:
+	 * timed out; our own QP flushed or released under it: cancelled
+	 * (spec: Connect, Accept). */
+	nd_status st = c->qp_flushed		 ? ND_CANCELED
+		       : status == ND_IO_TIMEOUT ? ND_IO_TIMEOUT
+						 : ND_CONNECTION_REFUSED;
 
-	(void)status;
 	switch (c->state) {
 	case TCP_CONN_CONNECTING:
 		release_qp(c);
@@ -294,7 +289,9 @@ static nd_status conn_connect(struct nd_connector_base *b,
 			goto out;
 		}
 	}
-	set_connect_timeout(fd, TCP_CONNECT_TIMEOUT_MS);
+	/* Only the handshake (the kernel's own limit, its SYN retries, is
+	 * about two minutes); waiting for the peer's Accept has no limit. */
+	set_connect_timeout(fd, c->ad->connect_ms);
 	if (connect(fd, dest, dest_len) < 0 && errno != EINPROGRESS) {
 		st = errno_status(errno);
 		ND_INFO(TCP_LOG, "connect: %s", strerror(errno));
@@ -699,11 +696,11 @@ static struct tcp_listener *lis_of(struct nd_listener_base *b)
 	return container_of(b, struct tcp_listener, base);
 }
 
+/* r is off the listener's lists. */
 static void give_request(struct tcp_connector *c, struct tcp_request *r)
 {
 	c->req = r;
 	r->listener = NULL;
-	r->next = NULL;
 	c->state = TCP_CONN_REQUEST;
 	memcpy(&c->peer, &r->peer, sizeof(c->peer));
 	c->peer_len = r->peer_len;
@@ -716,18 +713,65 @@ static void give_request(struct tcp_connector *c, struct tcp_request *r)
 	getsockname(r->pl.fd, (struct sockaddr *)&c->local, &c->local_len);
 }
 
-static void unlink_req(struct tcp_request **head, struct tcp_request *r)
+static void request_list_push(struct tcp_request_list *q, struct tcp_request *r)
 {
-	for (; *head; head = &(*head)->next) {
-		if (*head == r) {
-			*head = r->next;
-			r->next = NULL;
-			return;
-		}
+	r->next = NULL;
+	r->prev = q->tail;
+	if (q->tail)
+		q->tail->next = r;
+	else
+		q->head = r;
+	q->tail = r;
+	q->count++;
+}
+
+static void request_list_unlink(struct tcp_request_list *q,
+				struct tcp_request *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		q->head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	else
+		q->tail = r->prev;
+	r->next = r->prev = NULL;
+	q->count--;
+}
+
+static void incoming_push(struct tcp_listener *l, struct tcp_request *r)
+{
+	request_list_push(&l->incoming, r);
+	__atomic_add_fetch(&l->ad->incoming, 1, __ATOMIC_RELAXED);
+}
+
+/* Off the listener's lists (see tcp_request.listener). */
+static void request_unlink(struct tcp_request *r)
+{
+	struct tcp_listener *l = r->listener;
+
+	if (!l)
+		return;
+	if (r->complete) {
+		request_list_unlink(&l->backlog, r);
+	} else {
+		request_list_unlink(&l->incoming, r);
+		__atomic_sub_fetch(&l->ad->incoming, 1, __ATOMIC_RELAXED);
 	}
 }
 
-/* A complete request: to the oldest waiting connector, else the backlog. */
+static void request_drop(struct tcp_request *r)
+{
+	request_unlink(r);
+	request_free(r->ad, r);
+}
+
+/*
+ * A complete request: to the oldest waiting connector, else the backlog,
+ * and refused (REJECT, close) when the backlog is full, as a device's CM
+ * refuses beyond Listen's backlog.
+ */
 static void deliver(struct tcp_listener *l, struct tcp_request *r)
 {
 	struct nd_overlapped *ov;
@@ -746,12 +790,15 @@ static void deliver(struct tcp_listener *l, struct tcp_request *r)
 		nd_ov_complete(&l->base.obj, ov, ND_CANCELED);
 		tcp_put_later(l->ad, &c->base.obj);
 	}
-	r->next = NULL;
-	if (l->backlog_tail)
-		l->backlog_tail->next = r;
-	else
-		l->backlog_head = r;
-	l->backlog_tail = r;
+	if (l->backlog.count >= l->backlog_max) {
+		ND_LOG_RATELIMITED(ND_LOG_INFO, TCP_LOG,
+				   "backlog of %u requests full: refusing one",
+				   l->backlog_max);
+		tcp_send_ctrl(r->pl.fd, TCP_F_REJECT, 0, 0, NULL, 0);
+		request_free(l->ad, r);
+		return;
+	}
+	request_list_push(&l->backlog, r);
 }
 
 void tcp_request_event(struct tcp_request *r, uint32_t events)
@@ -760,10 +807,17 @@ void tcp_request_event(struct tcp_request *r, uint32_t events)
 
 	(void)events;
 	if (r->complete) {
-		/* nothing may follow the request before ACCEPT: the peer
-		 * closed or broke the protocol */
+		/* Nothing may follow the request before ACCEPT: the peer hung
+		 * up or broke the protocol. Not yet taken, it never reaches
+		 * the application; taken, Accept and Reject see it dead. */
+		if (l) {
+			request_drop(r);
+			return;
+		}
 		r->dead = true;
 		tcp_poll_del(r->ad, &r->pl);
+		close(r->pl.fd);
+		r->pl.fd = -1;
 		return;
 	}
 	for (;;) {
@@ -783,56 +837,98 @@ void tcp_request_event(struct tcp_request *r, uint32_t events)
 		if (want && n <= 0) {
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				return;
-			goto fail;
+			request_drop(r);
+			return;
 		}
 		r->got += (uint32_t)n;
 		if (r->got == sizeof(r->hdr)) {
 			if (tcp_wire_check(&r->hdr, TCP_WS_REQUEST,
 					   &tcp_limits) < 0) {
-				ND_WARN(TCP_LOG, "bad connection request");
-				goto fail;
+				ND_LOG_RATELIMITED(ND_LOG_WARN, TCP_LOG,
+						   "bad connection request");
+				request_drop(r);
+				return;
 			}
 		}
 		if (r->got >= sizeof(r->hdr) &&
 		    r->got == sizeof(r->hdr) + r->hdr.len)
 			break;
 	}
+	request_unlink(r);
 	r->complete = true;
 	r->pdata_len = r->hdr.len;
 	r->ird = (uint32_t)r->hdr.addr;
 	r->ord = (uint32_t)(r->hdr.addr >> 32);
-	unlink_req(&l->incoming, r);
 	deliver(l, r);
-	return;
-fail:
-	unlink_req(&l->incoming, r);
-	request_free(l->ad, r);
 }
 
 /*
  * Connections still to send their CONNECT frame: those waiting longer than
- * TCP_CONNECT_WAIT_MS are closed, and the oldest beyond TCP_MAX_INCOMING
- * (the list is newest first). Checked at every accept, so a flood of silent
- * connections holds at most that many descriptors.
+ * the adapter's connect_ms are closed, and the oldest beyond
+ * TCP_MAX_INCOMING. Checked at every accept and every timer tick, so a
+ * flood of silent or slow connections holds at most that many descriptors,
+ * each for a bounded time.
  */
 static void expire_incoming(struct tcp_listener *l, uint64_t now)
 {
-	struct tcp_request **pp = &l->incoming;
-	uint32_t n = 0;
+	struct tcp_request *r;
 
-	while (*pp) {
-		struct tcp_request *r = *pp;
-
-		if (++n > TCP_MAX_INCOMING ||
-		    now - r->since_ms > TCP_CONNECT_WAIT_MS) {
-			ND_INFO(TCP_LOG, "closing a connection that sent no "
-					 "CONNECT");
-			*pp = r->next;
-			request_free(l->ad, r);
-			continue;
-		}
-		pp = &r->next;
+	while ((r = l->incoming.head) &&
+	       (l->incoming.count > TCP_MAX_INCOMING ||
+		now - r->since_ms >= l->ad->connect_ms)) {
+		ND_LOG_RATELIMITED(ND_LOG_INFO, TCP_LOG,
+				   "closing a connection whose CONNECT did not "
+				   "come in time");
+		request_drop(r);
 	}
+}
+
+/* Whether accept() failed on the new connection alone (it is gone; Linux
+ * passes its network errors on), not for want of resources. */
+static bool accept_error_is_the_peers(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case ENETDOWN:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Stops watching the listening socket until the timer resumes it, rather
+ * than failing again at every wake-up. */
+static void listener_back_off(struct tcp_listener *l, uint64_t now)
+{
+	tcp_poll_mod(l->ad, &l->pl, 0);
+	if (!l->resume_ms)
+		__atomic_add_fetch(&l->ad->timers, 1, __ATOMIC_RELAXED);
+	l->resume_ms = now + TCP_ACCEPT_PAUSE_MS;
+}
+
+static void listener_resume(struct tcp_listener *l)
+{
+	if (!l->resume_ms)
+		return;
+	l->resume_ms = 0;
+	__atomic_sub_fetch(&l->ad->timers, 1, __ATOMIC_RELAXED);
+	if (l->pl.fd >= 0)
+		tcp_poll_mod(l->ad, &l->pl, EPOLLIN);
+}
+
+void tcp_listener_timer(struct tcp_listener *l, uint64_t now)
+{
+	if (l->resume_ms && now >= l->resume_ms)
+		listener_resume(l);
+	expire_incoming(l, now);
 }
 
 void tcp_listener_event(struct tcp_listener *l, uint32_t events)
@@ -840,25 +936,32 @@ void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 	uint64_t now = tcp_now_ms();
 
 	(void)events;
-	for (;;) {
-		expire_incoming(l, now);
+	if (l->resume_ms)
+		return;
+	for (int i = 0; i < TCP_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int one = 1;
 		int fd = accept4(l->pl.fd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			if (accept_error_is_the_peers(errno))
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				ND_WARN(TCP_LOG, "accept: %s", strerror(errno));
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			ND_LOG_RATELIMITED(
+			    ND_LOG_WARN, TCP_LOG,
+			    "accept: %s; not accepting for %d ms",
+			    strerror(errno), TCP_ACCEPT_PAUSE_MS);
+			listener_back_off(l, now);
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct tcp_request *r = calloc(1, sizeof(*r));
 		if (!r) {
 			close(fd);
-			continue;
+			listener_back_off(l, now);
+			return;
 		}
 		r->pl.kind = TCP_POLL_REQUEST;
 		r->pl.fd = fd;
@@ -871,10 +974,11 @@ void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 		if (!tcp_poll_add(l->ad, &r->pl, EPOLLIN)) {
 			close(fd);
 			free(r);
-			continue;
+			listener_back_off(l, now);
+			return;
 		}
-		r->next = l->incoming;
-		l->incoming = r;
+		incoming_push(l, r);
+		expire_incoming(l, now);
 	}
 }
 
@@ -919,16 +1023,22 @@ static nd_status lis_listen(struct nd_listener_base *b, uint32_t backlog)
 		st = ND_INVALID_DEVICE_STATE;
 		goto out;
 	}
-	if (listen(l->pl.fd, backlog && backlog < SOMAXCONN ? (int)backlog
-							    : SOMAXCONN) < 0) {
+	/* The kernel's queue holds connections only until the progress
+	 * thread accepts them; ND's backlog bounds the requests. */
+	if (listen(l->pl.fd, SOMAXCONN) < 0) {
 		st = errno_status(errno);
 		goto out;
 	}
+	l->backlog_max = !backlog		     ? TCP_DEFAULT_BACKLOG
+			 : backlog < TCP_MAX_BACKLOG ? backlog
+						     : TCP_MAX_BACKLOG;
 	if (!tcp_poll_add(l->ad, &l->pl, EPOLLIN)) {
 		st = ND_INSUFFICIENT_RESOURCES;
 		goto out;
 	}
 	l->listening = true;
+	l->ad_next = l->ad->listeners;
+	l->ad->listeners = l;
 out:
 	tcp_unlock(l->ad);
 	return st;
@@ -966,11 +1076,9 @@ static nd_status lis_get_connection_request(struct nd_listener_base *b,
 		st = ND_INVALID_DEVICE_STATE;
 	} else if (c->state != TCP_CONN_IDLE) {
 		st = ND_CONNECTION_ACTIVE;
-	} else if (l->backlog_head) {
-		struct tcp_request *r = l->backlog_head;
-		l->backlog_head = r->next;
-		if (!l->backlog_head)
-			l->backlog_tail = NULL;
+	} else if (l->backlog.head) {
+		struct tcp_request *r = l->backlog.head;
+		request_unlink(r);
 		give_request(c, r);
 		st = ND_SUCCESS;
 	} else {
@@ -1008,15 +1116,17 @@ static void lis_close(struct nd_object *obj)
 		close(l->pl.fd);
 		l->pl.fd = -1;
 	}
-	while ((r = l->incoming)) {
-		l->incoming = r->next;
-		request_free(l->ad, r);
+	if (l->listening) {
+		struct tcp_listener **pp = &l->ad->listeners;
+		while (*pp != l)
+			pp = &(*pp)->ad_next;
+		*pp = l->ad_next;
+		listener_resume(l); /* disarms its timer */
 	}
-	while ((r = l->backlog_head)) {
-		l->backlog_head = r->next;
-		request_free(l->ad, r);
-	}
-	l->backlog_tail = NULL;
+	while ((r = l->incoming.head))
+		request_drop(r);
+	while ((r = l->backlog.head))
+		request_drop(r);
 	l->listening = false;
 	tcp_unlock(l->ad);
 	lis_cancel(obj);

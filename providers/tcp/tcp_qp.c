@@ -485,7 +485,8 @@ void tcp_qp_tx(struct tcp_qp *qp)
 
 static void protocol_error(struct tcp_qp *qp, const char *what)
 {
-	ND_WARN(TCP_LOG, "peer broke the protocol (%s): closing", what);
+	ND_LOG_RATELIMITED(ND_LOG_WARN, TCP_LOG,
+			   "peer broke the protocol (%s): closing", what);
 	tcp_qp_break(qp, ND_REMOTE_ERROR);
 }
 
@@ -986,6 +987,12 @@ void tcp_qp_timer(struct tcp_qp *qp, uint64_t now)
 		timer_clear(qp);
 		tcp_qp_break(qp, ND_IO_TIMEOUT);
 	}
+	if (qp->state == TCP_QP_ACCEPTING && now >= qp->rtu_deadline) {
+		ND_LOG_RATELIMITED(ND_LOG_INFO, TCP_LOG,
+				   "accepted, the peer sent no RTU in %u ms",
+				   qp->ad->connect_ms);
+		tcp_qp_break(qp, ND_IO_TIMEOUT);
+	}
 }
 
 void tcp_qp_liveness(struct tcp_qp *qp, uint64_t now)
@@ -1048,8 +1055,11 @@ bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state)
 		qp->state = TCP_QP_IDLE;
 		return false;
 	}
-	__atomic_add_fetch(&qp->ad->sockets, 1, __ATOMIC_RELAXED);
+	/* The first socket starts the timer's tick (timer_timeout). */
+	if (__atomic_add_fetch(&qp->ad->sockets, 1, __ATOMIC_RELAXED) == 1)
+		tcp_wake(qp->ad);
 	qp->still_since = 0;
+	qp->rtu_deadline = tcp_now_ms() + qp->ad->connect_ms;
 	return true;
 }
 

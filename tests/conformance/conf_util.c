@@ -321,6 +321,12 @@ void tc_pair_init(struct tc *t, struct tc_pair *p,
 void tc_listen(struct tc_pair *p, struct sockaddr_storage *dest,
 	       uint32_t *dest_len)
 {
+	tc_listen_backlog(p, 0, dest, dest_len);
+}
+
+void tc_listen_backlog(struct tc_pair *p, uint32_t backlog,
+		       struct sockaddr_storage *dest, uint32_t *dest_len)
+{
 	struct tc *t = p->t;
 	uint32_t len;
 	const struct sockaddr *addr = peer_addr(t, &len);
@@ -331,7 +337,7 @@ void tc_listen(struct tc_pair *p, struct sockaddr_storage *dest,
 	if (cst == ND_SUCCESS)
 		bst = nd_listener_bind(p->l, addr, len);
 	if (bst == ND_SUCCESS)
-		lst = nd_listener_listen(p->l, 0);
+		lst = nd_listener_listen(p->l, backlog);
 	tc_peer_netns(t, false);
 	assert_int_equal(cst, ND_SUCCESS);
 	assert_int_equal(bst, ND_SUCCESS);

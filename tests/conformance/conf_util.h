@@ -87,6 +87,9 @@ void tc_pair_init(struct tc *t, struct tc_pair *p,
  * bound in the peer namespace if there is one, in p->l. */
 void tc_listen(struct tc_pair *p, struct sockaddr_storage *dest,
 	       uint32_t *dest_len);
+/* The same with Listen's backlog (0: the provider's default). */
+void tc_listen_backlog(struct tc_pair *p, uint32_t backlog,
+		       struct sockaddr_storage *dest, uint32_t *dest_len);
 /* Listens, connects, accepts and completes: asserts ND_SUCCESS. */
 void tc_pair_connect(struct tc_pair *p);
 /* The same through the listener tc_listen() made (p->l) at dest. */

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "../../providers/tcp/tcp_wire.h"
 #include "conf_util.h"
+#include "raw_peer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,37 +33,6 @@ static uint32_t rnd(void)
 {
 	rng = rng * 1103515245u + 12345u;
 	return rng >> 8;
-}
-
-static bool send_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
-		if (k <= 0)
-			return false;
-		c += k;
-		n -= (size_t)k;
-	}
-	return true;
-}
-
-static bool recv_all(int fd, void *p, size_t n)
-{
-	char *c = p;
-
-	while (n) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (poll(&pfd, 1, TC_TIMEOUT_MS) <= 0)
-			return false;
-		ssize_t k = recv(fd, c, n, 0);
-		if (k <= 0)
-			return false;
-		c += k;
-		n -= (size_t)k;
-	}
-	return true;
 }
 
 static void hostile_frame(struct tcp_hdr *h, uint64_t base, uint32_t token,
