@@ -91,10 +91,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* poll() on one descriptor, again when a signal interrupts it. */
+static int wait_for(int fd, short events, int ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+	int n;
+
+	while ((n = poll(&pfd, 1, ms)) < 0 && errno == EINTR)
+		;
+	return n == 1 ? pfd.revents : 0;
+}
+
 static bool send_all(int fd, const void *p, size_t n)
 {
 	while (n) {
 		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
 		if (k <= 0)
 			return false;
 		p = (const uint8_t *)p + k;
@@ -107,6 +120,8 @@ static bool recv_all(int fd, void *p, size_t n)
 {
 	while (n) {
 		ssize_t k = recv(fd, p, n, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
 		if (k <= 0)
 			return false;
 		p = (uint8_t *)p + k;
@@ -118,10 +133,9 @@ static bool recv_all(int fd, void *p, size_t n)
 /* Reads and drops what the provider sends, for at most `ms`; true at EOF. */
 static bool drain(int fd, int ms)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	uint8_t buf[65536];
 
-	while (poll(&pfd, 1, ms) == 1) {
+	while (wait_for(fd, POLLIN, ms)) {
 		ssize_t k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
 			return true;
@@ -133,14 +147,14 @@ static bool drain(int fd, int ms)
 static void send_stream(int fd, const uint8_t *p, size_t n)
 {
 	while (n) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLOUT};
-		if (poll(&pfd, 1, 1000) != 1)
+		int revents = wait_for(fd, POLLIN | POLLOUT, 1000);
+		if (!revents)
 			return;
-		if (pfd.revents & POLLIN)
+		if (revents & POLLIN)
 			drain(fd, 0);
-		if (pfd.revents & (POLLERR | POLLHUP))
+		if (revents & (POLLERR | POLLHUP))
 			return;
-		if (pfd.revents & POLLOUT) {
+		if (revents & POLLOUT) {
 			ssize_t k = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (k < 0 && errno != EAGAIN && errno != EINTR)
 				return;
@@ -178,7 +192,16 @@ static int dial(void)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	CHECK(fd >= 0);
-	CHECK(connect(fd, (struct sockaddr *)&where, sizeof(where)) == 0);
+	/* libFuzzer's watchdog (SIGALRM) interrupts blocking calls. */
+	while (connect(fd, (struct sockaddr *)&where, sizeof(where)) != 0 &&
+	       errno != EISCONN) {
+		if (errno != EINTR && errno != EALREADY) {
+			fprintf(stderr, "fuzz-tcp-rx: connect: %s\n",
+				strerror(errno));
+			abort();
+		}
+		wait_for(fd, POLLOUT, 1000);
+	}
 	return fd;
 }
 
