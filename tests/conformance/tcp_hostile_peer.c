@@ -220,36 +220,45 @@ static void test_silent_connections(void **state)
 
 /* --- grants: what a token reaches, and when it stops --------------------- */
 
-/* A connection whose active side is a raw socket: our listener accepts it
- * onto a new QP (limits `ird`/`ord` for Accept, the peer offering 8/8). */
+/* The target of the grant tests: a listener whose connections complete on
+ * cq, a page of 0xa5 registered with `flags`, and a window if asked. */
+struct target {
+	struct tc_pair lp;
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	uint8_t *region;
+	struct nd_mr *mr; /* NULL once a test released it */
+	struct nd_cq *cq;
+	struct nd_mw *mw;
+};
+
+/* A connection whose active side is a raw socket. */
 struct raw_conn {
 	int fd;
 	struct nd_qp *qp;
 	struct nd_connector *c;
 };
 
-static void raw_accept(struct tc_pair *lp, const struct sockaddr_storage *dest,
-		       uint32_t dest_len, struct nd_cq *cq, uint32_t ird,
-		       uint32_t ord, struct raw_conn *rc)
+/* The target's listener accepts a raw peer onto a new QP (limits
+ * `ird`/`ord` for Accept, the peer offering 8/8). */
+static void target_accept(struct target *g, uint32_t ird, uint32_t ord,
+			  struct raw_conn *rc)
 {
-	struct tc *t = lp->t;
+	struct tc *t = g->lp.t;
 	struct nd_overlapped gov = {0}, aov = {0};
 	struct tcp_hdr h;
 
-	assert_int_equal(
-	    nd_adapter_create_qp(t->ad, cq, cq, NULL, 4, 4, 1, 1, 0, &rc->qp),
-	    ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_qp(t->ad, g->cq, g->cq, NULL, 4, 4,
+					      1, 1, 0, &rc->qp),
+			 ND_SUCCESS);
 	assert_int_equal(nd_adapter_create_connector(t->ad, &rc->c),
 			 ND_SUCCESS);
-	nd_status gst = nd_listener_get_connection_request(lp->l, rc->c, &gov);
-	rc->fd = socket(dest->ss_family, SOCK_STREAM, 0);
-	assert_true(rc->fd >= 0);
-	assert_int_equal(
-	    connect(rc->fd, (const struct sockaddr *)dest, dest_len), 0);
-	tcp_wire_fill(&h, TCP_F_CONNECT, 0, 0, 8 | (8ull << 32), TCP_WIRE_MAGIC,
-		      TCP_WIRE_VERSION);
+	nd_status gst =
+	    nd_listener_get_connection_request(g->lp.l, rc->c, &gov);
+	rc->fd = raw_connect(&g->dest, g->dest_len);
+	raw_connect_frame(&h, 0);
 	assert_true(send_all(rc->fd, &h, sizeof(h)));
-	assert_int_equal(tc_wait_ov(lp->l, &gov, gst, TC_TIMEOUT_MS),
+	assert_int_equal(tc_wait_ov(g->lp.l, &gov, gst, TC_TIMEOUT_MS),
 			 ND_SUCCESS);
 	nd_status ast =
 	    nd_connector_accept(rc->c, rc->qp, ird, ord, NULL, 0, &aov);
@@ -343,6 +352,35 @@ static void assert_bytes(const uint8_t *p, uint8_t v, size_t n)
 			fail_msg("byte %zu is 0x%02x, not 0x%02x", i, p[i], v);
 }
 
+static void target_open(struct tc *t, struct target *g, uint32_t flags,
+			bool window)
+{
+	*g = (struct target){.lp = {.t = t}, .region = tc_alloc(PAGE)};
+	memset(g->region, 0xa5, PAGE);
+	g->mr = tc_reg(t, g->region, PAGE, flags);
+	assert_int_equal(nd_adapter_create_cq(t->ad, 64, 0, 0, &g->cq),
+			 ND_SUCCESS);
+	if (window)
+		assert_int_equal(nd_adapter_create_mw(t->ad, &g->mw),
+				 ND_SUCCESS);
+	tc_listen(&g->lp, &g->dest, &g->dest_len);
+}
+
+static void target_close(struct target *g)
+{
+	if (g->mw)
+		nd_mw_release(g->mw);
+	nd_listener_release(g->lp.l);
+	nd_cq_release(g->cq);
+	if (g->mr)
+		nd_mr_release(g->mr);
+	free(g->region);
+}
+
+#define RW_REGION                                                              \
+	(ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_ALLOW_REMOTE_READ |         \
+	 ND_MR_FLAG_ALLOW_REMOTE_WRITE)
+
 /*
  * A window bound on a QP dies with the QP: after the QP is released, the
  * next connection's QP (which may sit at the same address) cannot use the
@@ -350,49 +388,29 @@ static void assert_bytes(const uint8_t *p, uint8_t v, size_t n)
  */
 static void test_window_dies_with_qp(void **state)
 {
-	struct tc *t = *state;
-	uint8_t *region = tc_alloc(PAGE);
-	struct sockaddr_storage dest;
-	uint32_t dest_len;
-	struct tc_pair lp = {.t = t};
+	struct target g;
 	struct raw_conn c1, c2;
-	struct nd_cq *cq;
-	struct nd_mr *mr;
-	struct nd_mw *mw;
 
-	memset(region, 0xa5, PAGE);
-	mr =
-	    tc_reg(t, region, PAGE,
-		   ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_ALLOW_REMOTE_READ |
-		       ND_MR_FLAG_ALLOW_REMOTE_WRITE);
-	assert_int_equal(nd_adapter_create_cq(t->ad, 64, 0, 0, &cq),
-			 ND_SUCCESS);
-	assert_int_equal(nd_adapter_create_mw(t->ad, &mw), ND_SUCCESS);
-	tc_listen(&lp, &dest, &dest_len);
-
-	raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c1);
-	bind_window(c1.qp, cq, mr, mw, region, 16,
+	target_open(*state, &g, RW_REGION, true);
+	target_accept(&g, 4, 4, &c1);
+	bind_window(c1.qp, g.cq, g.mr, g.mw, g.region, 16,
 		    ND_OP_FLAG_ALLOW_READ | ND_OP_FLAG_ALLOW_WRITE);
-	uint32_t token = nd_mw_get_remote_token(mw);
+	uint32_t token = nd_mw_get_remote_token(g.mw);
 	assert_int_not_equal(token, 0);
 	raw_close(&c1);
 	struct nd_result r;
-	while (tc_wait_cq(cq, &r, 200)) /* c1's flushed requests, if any */
+	while (tc_wait_cq(g.cq, &r, 200)) /* c1's flushed requests, if any */
 		;
 
 	for (int i = 0; i < 2; i++) {
-		raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c2);
+		target_accept(&g, 4, 4, &c2);
 		raw_access(c2.fd, i ? TCP_F_READ : TCP_F_WRITE,
-			   (uintptr_t)region, token, 16, 0x5a);
+			   (uintptr_t)g.region, token, 16, 0x5a);
 		expect_refused(c2.fd);
 		raw_close(&c2);
 	}
-	assert_bytes(region, 0xa5, PAGE);
-	nd_mw_release(mw);
-	nd_listener_release(lp.l);
-	nd_cq_release(cq);
-	nd_mr_release(mr);
-	free(region);
+	assert_bytes(g.region, 0xa5, PAGE);
+	target_close(&g);
 }
 
 /*
@@ -402,54 +420,39 @@ static void test_window_dies_with_qp(void **state)
  */
 static void test_released_region_keeps_window_only(void **state)
 {
-	struct tc *t = *state;
-	uint8_t *region = tc_alloc(PAGE), data[256];
-	struct sockaddr_storage dest;
-	uint32_t dest_len;
-	struct tc_pair lp = {.t = t};
+	struct target g;
 	struct raw_conn c1, c2;
 	struct tcp_hdr h;
-	struct nd_cq *cq;
-	struct nd_mr *mr;
-	struct nd_mw *mw;
+	uint8_t data[256];
 
-	memset(region, 0xa5, PAGE);
-	mr =
-	    tc_reg(t, region, PAGE,
-		   ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_ALLOW_REMOTE_READ |
-		       ND_MR_FLAG_ALLOW_REMOTE_WRITE);
-	uint32_t mr_token = nd_mr_get_remote_token(mr);
-	assert_int_equal(nd_adapter_create_cq(t->ad, 64, 0, 0, &cq),
-			 ND_SUCCESS);
-	assert_int_equal(nd_adapter_create_mw(t->ad, &mw), ND_SUCCESS);
-	tc_listen(&lp, &dest, &dest_len);
-
-	raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c1);
-	bind_window(c1.qp, cq, mr, mw, region + 64, 16, ND_OP_FLAG_ALLOW_READ);
-	uint32_t mw_token = nd_mw_get_remote_token(mw);
-	assert_int_equal(nd_mr_release(mr), ND_SUCCESS);
+	target_open(*state, &g, RW_REGION, true);
+	uint32_t mr_token = nd_mr_get_remote_token(g.mr);
+	target_accept(&g, 4, 4, &c1);
+	bind_window(c1.qp, g.cq, g.mr, g.mw, g.region + 64, 16,
+		    ND_OP_FLAG_ALLOW_READ);
+	uint32_t mw_token = nd_mw_get_remote_token(g.mw);
+	assert_int_equal(nd_mr_release(g.mr), ND_SUCCESS);
+	g.mr = NULL;
 
 	/* the window still reads its 16 bytes */
-	raw_access(c1.fd, TCP_F_READ, (uintptr_t)region + 64, mw_token, 16, 0);
+	raw_access(c1.fd, TCP_F_READ, (uintptr_t)g.region + 64, mw_token, 16,
+		   0);
 	assert_true(raw_answer(c1.fd, &h, data, true));
 	assert_int_equal(h.type, TCP_F_READ_RESP);
 	assert_int_equal(h.len, 16);
 	assert_bytes(data, 0xa5, 16);
 	/* the region's own token writes nothing */
-	raw_access(c1.fd, TCP_F_WRITE, (uintptr_t)region, mr_token, 64, 0x5a);
+	raw_access(c1.fd, TCP_F_WRITE, (uintptr_t)g.region, mr_token, 64, 0x5a);
 	expect_refused(c1.fd);
 	raw_close(&c1);
 	/* ... nor reads */
-	raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c2);
-	raw_access(c2.fd, TCP_F_READ, (uintptr_t)region, mr_token, 64, 0);
+	target_accept(&g, 4, 4, &c2);
+	raw_access(c2.fd, TCP_F_READ, (uintptr_t)g.region, mr_token, 64, 0);
 	expect_refused(c2.fd);
 	raw_close(&c2);
 
-	assert_bytes(region, 0xa5, PAGE);
-	nd_mw_release(mw);
-	nd_listener_release(lp.l);
-	nd_cq_release(cq);
-	free(region);
+	assert_bytes(g.region, 0xa5, PAGE);
+	target_close(&g);
 }
 
 /*
@@ -459,39 +462,24 @@ static void test_released_region_keeps_window_only(void **state)
  */
 static void test_ranges_near_2_64(void **state)
 {
-	struct tc *t = *state;
-	uint8_t *region = tc_alloc(PAGE);
 	void *high = (void *)(uintptr_t)0xfffffffffffffff0ull;
-	struct sockaddr_storage dest;
-	uint32_t dest_len;
-	struct tc_pair lp = {.t = t};
+	struct target g;
 	struct raw_conn c;
 	struct nd_result r;
 	struct nd_sge sge;
 	struct tcp_hdr h;
-	struct nd_cq *cq;
-	struct nd_mr *mr;
-	struct nd_mw *mw;
 
-	memset(region, 0xa5, PAGE);
-	mr =
-	    tc_reg(t, region, PAGE,
-		   ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_ALLOW_REMOTE_READ |
-		       ND_MR_FLAG_ALLOW_REMOTE_WRITE);
-	uint32_t token = nd_mr_get_remote_token(mr);
-	assert_int_equal(nd_adapter_create_cq(t->ad, 64, 0, 0, &cq),
-			 ND_SUCCESS);
-	assert_int_equal(nd_adapter_create_mw(t->ad, &mw), ND_SUCCESS);
-	tc_listen(&lp, &dest, &dest_len);
+	target_open(*state, &g, RW_REGION, true);
+	uint32_t token = nd_mr_get_remote_token(g.mr);
 
 	/* receive */
-	raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c);
-	tc_sges(&sge, 1, high, PAGE, mr);
+	target_accept(&g, 4, 4, &c);
+	tc_sges(&sge, 1, high, PAGE, g.mr);
 	assert_int_equal(nd_qp_receive(c.qp, (void *)1, &sge, 1), ND_SUCCESS);
 	tcp_wire_fill(&h, TCP_F_SEND, 0, 64, 0, 0, 0);
 	assert_true(send_all(c.fd, &h, sizeof(h)));
-	assert_true(send_all(c.fd, region, 64));
-	assert_true(tc_wait_cq(cq, &r, TC_TIMEOUT_MS));
+	assert_true(send_all(c.fd, g.region, 64));
+	assert_true(tc_wait_cq(g.cq, &r, TC_TIMEOUT_MS));
 	assert_ptr_equal(r.request_context, (void *)1);
 	assert_int_equal(r.status, ND_ACCESS_VIOLATION);
 	raw_close(&c);
@@ -507,7 +495,7 @@ static void test_ranges_near_2_64(void **state)
 	    {TCP_F_READ, 0xfffffffffffffff0ull, 16},
 	};
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c);
+		target_accept(&g, 4, 4, &c);
 		raw_access(c.fd, probes[i].type, probes[i].addr, token,
 			   probes[i].len, 0x5a);
 		expect_refused_or_closed(c.fd);
@@ -515,18 +503,14 @@ static void test_ranges_near_2_64(void **state)
 	}
 
 	/* a bind there */
-	raw_accept(&lp, &dest, dest_len, cq, 4, 4, &c);
-	assert_int_equal(nd_qp_bind(c.qp, (void *)2, mr, mw, high, PAGE,
+	target_accept(&g, 4, 4, &c);
+	assert_int_equal(nd_qp_bind(c.qp, (void *)2, g.mr, g.mw, high, PAGE,
 				    ND_OP_FLAG_ALLOW_READ),
 			 ND_ACCESS_VIOLATION);
 	raw_close(&c);
 
-	assert_bytes(region, 0xa5, PAGE);
-	nd_mw_release(mw);
-	nd_listener_release(lp.l);
-	nd_cq_release(cq);
-	nd_mr_release(mr);
-	free(region);
+	assert_bytes(g.region, 0xa5, PAGE);
+	target_close(&g);
 }
 
 /*
@@ -536,30 +520,22 @@ static void test_ranges_near_2_64(void **state)
  */
 static void test_inbound_read_limit(void **state)
 {
-	struct tc *t = *state;
-	uint8_t *region = tc_alloc(PAGE), data[256];
-	struct sockaddr_storage dest;
-	uint32_t dest_len;
-	struct tc_pair lp = {.t = t};
+	struct target g;
 	struct raw_conn c;
 	struct tcp_hdr h;
-	struct nd_cq *cq;
-	struct nd_mr *mr;
+	uint8_t data[256];
 	int served = 0;
 
-	memset(region, 0xa5, PAGE);
-	mr = tc_reg(t, region, PAGE, ND_MR_FLAG_ALLOW_REMOTE_READ);
-	assert_int_equal(nd_adapter_create_cq(t->ad, 64, 0, 0, &cq),
-			 ND_SUCCESS);
-	tc_listen(&lp, &dest, &dest_len);
-	raw_accept(&lp, &dest, dest_len, cq, 0, 0, &c);
+	target_open(*state, &g, ND_MR_FLAG_ALLOW_REMOTE_READ, false);
+	target_accept(&g, 0, 0, &c);
 	/* one write: all 8 arrive before the provider answers the first */
 	struct {
 		struct tcp_hdr h;
 	} reads[8];
 	for (int i = 0; i < 8; i++)
-		tcp_wire_fill(&reads[i].h, TCP_F_READ, 0, 0, (uintptr_t)region,
-			      nd_mr_get_remote_token(mr), 64);
+		tcp_wire_fill(&reads[i].h, TCP_F_READ, 0, 0,
+			      (uintptr_t)g.region, nd_mr_get_remote_token(g.mr),
+			      64);
 	assert_true(send_all(c.fd, reads, sizeof(reads)));
 	while (raw_answer(c.fd, &h, data, true)) {
 		if (h.type != TCP_F_READ_RESP)
@@ -569,10 +545,7 @@ static void test_inbound_read_limit(void **state)
 	if (served > 1)
 		fail_msg("%d reads served with an inbound limit of 1", served);
 	raw_close(&c);
-	nd_listener_release(lp.l);
-	nd_cq_release(cq);
-	nd_mr_release(mr);
-	free(region);
+	target_close(&g);
 }
 
 static int setup(void **state)
