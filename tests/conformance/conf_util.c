@@ -418,3 +418,29 @@ bool tc_nothing_to_test(const char *program)
 	nd_cleanup();
 	return none;
 }
+
+int tc_setup(void **state)
+{
+	struct tc *t = calloc(1, sizeof(*t));
+
+	if (!t || !tc_open(t)) {
+		const char *a = getenv("ND_TEST_ADDR");
+		const char *pa = getenv("ND_TEST_PEER_ADDR");
+		print_error("cannot open the adapters of ND_TEST_ADDR=%s "
+			    "ND_TEST_PEER_ADDR=%s\n",
+			    a ? a : "127.0.0.1", pa ? pa : "(the same)");
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+int tc_teardown(void **state)
+{
+	struct tc *t = *state;
+
+	tc_close(t);
+	free(t);
+	return 0;
+}

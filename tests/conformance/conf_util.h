@@ -73,6 +73,10 @@ bool tc_nothing_to_test(const char *program);
  * ND_TEST_PEER_NETNS for the latter); false, saying why, if either fails. */
 bool tc_open(struct tc *t);
 void tc_close(struct tc *t);
+/* cmocka setup and teardown: *state is a struct tc, opened (setup fails,
+ * saying which addresses, if the adapters cannot be opened) and closed. */
+int tc_setup(void **state);
+int tc_teardown(void **state);
 /* The passive side's adapter and address (the active side's if unset). */
 struct nd_adapter *tc_peer_adapter(struct tc *t);
 /* Runs the calling thread in the peer namespace (enter = true) or back in

@@ -452,38 +452,20 @@ static void test_slow_connect_is_closed(void **state)
 	nd_listener_release(lp.l);
 }
 
-static int setup(void **state)
-{
-	struct tc *t = calloc(1, sizeof(*t));
-
-	if (!t || !tc_open(t)) {
-		free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tc_close(*state);
-	free(*state);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_backlog_is_bounded, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_backlog_is_bounded, tc_setup,
+					    tc_teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_requests_are_dropped,
-					    setup, teardown),
+					    tc_setup, tc_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_accept_backs_off_without_descriptors, setup, teardown),
+		test_accept_backs_off_without_descriptors, tc_setup,
+		tc_teardown),
 	    cmocka_unit_test_setup_teardown(test_accept_times_out_without_rtu,
-					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_slow_connect_is_closed, setup,
-					    teardown),
+					    tc_setup, tc_teardown),
+	    cmocka_unit_test_setup_teardown(test_slow_connect_is_closed,
+					    tc_setup, tc_teardown),
 	};
 	int rc;
 

@@ -548,39 +548,21 @@ static void test_inbound_read_limit(void **state)
 	target_close(&g);
 }
 
-static int setup(void **state)
-{
-	struct tc *t = calloc(1, sizeof(*t));
-
-	if (!t || !tc_open(t)) {
-		free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tc_close(*state);
-	free(*state);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_hostile_peer, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_silent_connections, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_window_dies_with_qp, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_peer, tc_setup,
+					    tc_teardown),
+	    cmocka_unit_test_setup_teardown(test_silent_connections, tc_setup,
+					    tc_teardown),
+	    cmocka_unit_test_setup_teardown(test_window_dies_with_qp, tc_setup,
+					    tc_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_released_region_keeps_window_only, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ranges_near_2_64, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_inbound_read_limit, setup,
-					    teardown),
+		test_released_region_keeps_window_only, tc_setup, tc_teardown),
+	    cmocka_unit_test_setup_teardown(test_ranges_near_2_64, tc_setup,
+					    tc_teardown),
+	    cmocka_unit_test_setup_teardown(test_inbound_read_limit, tc_setup,
+					    tc_teardown),
 	};
 	int rc;
 

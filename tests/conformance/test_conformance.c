@@ -29,32 +29,6 @@
 static const uint32_t sizes[] = {0, 1, 4095, 65536, MiB, 16 * MiB};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
-static int setup(void **state)
-{
-	struct tc *t = calloc(1, sizeof(*t));
-
-	if (!t || !tc_open(t)) {
-		const char *a = getenv("ND_TEST_ADDR");
-		const char *pa = getenv("ND_TEST_PEER_ADDR");
-		print_error("cannot open the adapters of ND_TEST_ADDR=%s "
-			    "ND_TEST_PEER_ADDR=%s\n",
-			    a ? a : "127.0.0.1", pa ? pa : "(the same)");
-		free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tc *t = *state;
-
-	tc_close(t);
-	free(t);
-	return 0;
-}
-
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
@@ -1462,7 +1436,7 @@ static void test_send_no_receive(void **state)
 	tc_pair_fini(&p);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tc_setup, tc_teardown)
 
 int main(void)
 {
