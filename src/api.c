@@ -405,12 +405,11 @@ nd_status nd_mr_register(struct nd_mr *mr, const void *buffer, size_t length,
 		return ov_sync(ov, ND_INVALID_PARAMETER_3);
 	if (__atomic_load_n(&b->registered, __ATOMIC_ACQUIRE))
 		return ov_sync(ov, ND_INVALID_DEVICE_STATE);
-	/* Bit 4 is the remote half of ND_MR_FLAG_ALLOW_REMOTE_WRITE. */
-	nd_status st = ndi_check_mapped(
-	    buffer, length,
-	    flags & (ND_MR_FLAG_ALLOW_LOCAL_WRITE | ND_MR_FLAG_RDMA_READ_SINK |
-		     (ND_MR_FLAG_ALLOW_REMOTE_WRITE &
-		      ~ND_MR_FLAG_ALLOW_LOCAL_WRITE)));
+	/* Any of these asks for the right to write the memory. */
+	nd_status st = ndi_check_mapped(buffer, length,
+					flags & (ND_MR_FLAG_ALLOW_LOCAL_WRITE |
+						 ND_MR_FLAG_ALLOW_REMOTE_WRITE |
+						 ND_MR_FLAG_RDMA_READ_SINK));
 	if (st != ND_SUCCESS)
 		return ov_sync(ov, st);
 	return ov_sync(ov,

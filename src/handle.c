@@ -73,9 +73,9 @@ static struct chunk_header *chunk_new(void)
 {
 	struct chunk_header *c = aligned_alloc(CHUNK_SIZE, CHUNK_SIZE);
 
+	/* Only the counts: a slot is written whole when it is handed out. */
 	if (c)
-		memset(c, 0,
-		       sizeof(*c)); /* slots are written when handed out */
+		memset(c, 0, sizeof(*c));
 	return c;
 }
 
