@@ -1238,27 +1238,27 @@ static int peer_stream(struct tc *t, struct ctl *c, const char *kind,
  * serves a frozen process's memory itself, so this is the tcp provider's
  * case only.
  */
-static void run_frozen(struct tc *t, int32_t kind, bool s_initiator)
+static void run_frozen(struct tc *t, int32_t kind)
 {
 	if (!is_provider(t, "tcp")) {
 		TC_SKIP("a frozen peer's RDMA device still answers for it");
 	}
-	run_stream_as(t, kind, true, s_initiator, true);
+	run_stream_as(t, kind, true, true, true);
 }
 
 static void test_frozen_peer_sendrecv(void **state)
 {
-	run_frozen(*state, ND_REQUEST_TYPE_SEND, true);
+	run_frozen(*state, ND_REQUEST_TYPE_SEND);
 }
 
 static void test_frozen_peer_write(void **state)
 {
-	run_frozen(*state, ND_REQUEST_TYPE_WRITE, true);
+	run_frozen(*state, ND_REQUEST_TYPE_WRITE);
 }
 
 static void test_frozen_peer_read(void **state)
 {
-	run_frozen(*state, ND_REQUEST_TYPE_READ, true);
+	run_frozen(*state, ND_REQUEST_TYPE_READ);
 }
 
 static void test_kill_sendrecv_active(void **state)
