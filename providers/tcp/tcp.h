@@ -566,6 +566,10 @@ void tcp_conn_on_socket_connected(struct tcp_connector *c, int err);
 /* The QP's connection ended (peer, error or local). */
 void tcp_conn_on_break(struct tcp_connector *c, nd_status status);
 
+/* Closes a connection's socket so that its TIME_WAIT does not keep its
+ * local address from a later Bind (tcp_cm.c, bind_exclusive). */
+void tcp_close_reusable(int fd);
+
 extern const struct tcp_wire_limits tcp_limits;
 
 #endif

@@ -79,6 +79,44 @@ static int new_socket(int family)
 	return fd;
 }
 
+/*
+ * A local address has one live owner at a time and is free again as soon
+ * as its connection is closed, as in rdma_cm's port space. TCP keeps a
+ * closed connection's address in TIME_WAIT for a minute; Linux lets a bind
+ * pass over that only if both the new socket and the closed one have
+ * SO_REUSEADDR, but two live sockets that both have it may share an
+ * address as well (all but listening ones). So our sockets have it only
+ * while they bind, from Listen on (a listening socket is exclusive anyway,
+ * and the connections it accepts inherit it) and when they are closed
+ * (tcp_close_reusable): a live owner never has it, and makes every other
+ * bind fail, while a TIME_WAIT remnant always has it. The first bind is
+ * tried without it: a reusing bind that creates the kernel's bucket for
+ * the address marks it fast-reusable, which would let the next reusing
+ * bind through without looking at the owners.
+ */
+static int bind_exclusive(int fd, const struct sockaddr *addr, uint32_t len)
+{
+	int on = 1, off = 0, rc, err;
+
+	rc = bind(fd, addr, len);
+	if (rc == 0 || errno != EADDRINUSE)
+		return rc;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	rc = bind(fd, addr, len);
+	err = errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof(off));
+	errno = err;
+	return rc;
+}
+
+void tcp_close_reusable(int fd)
+{
+	int on = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	close(fd);
+}
+
 static void request_free(struct tcp_adapter *ad, struct tcp_request *r)
 {
 	tcp_poll_del(ad, &r->pl);
@@ -231,7 +269,7 @@ static nd_status conn_bind(struct nd_connector_base *b,
 		st = errno_status(errno);
 		goto out;
 	}
-	if (bind(fd, addr, len) < 0) {
+	if (bind_exclusive(fd, addr, len) < 0) {
 		st = errno_status(errno);
 		ND_INFO(TCP_LOG, "connector bind: %s", strerror(errno));
 		close(fd);
@@ -987,7 +1025,7 @@ static nd_status lis_bind(struct nd_listener_base *b,
 {
 	struct tcp_listener *l = lis_of(b);
 	nd_status st = ND_SUCCESS;
-	int one = 1, fd;
+	int fd;
 
 	tcp_lock(l->ad);
 	if (l->bound) {
@@ -999,8 +1037,7 @@ static nd_status lis_bind(struct nd_listener_base *b,
 		st = errno_status(errno);
 		goto out;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, addr, len) < 0) {
+	if (bind_exclusive(fd, addr, len) < 0) {
 		st = errno_status(errno);
 		ND_INFO(TCP_LOG, "listener bind: %s", strerror(errno));
 		close(fd);
@@ -1017,6 +1054,7 @@ static nd_status lis_listen(struct nd_listener_base *b, uint32_t backlog)
 {
 	struct tcp_listener *l = lis_of(b);
 	nd_status st = ND_SUCCESS;
+	int one = 1;
 
 	tcp_lock(l->ad);
 	if (!l->bound || l->listening) {
@@ -1024,7 +1062,9 @@ static nd_status lis_listen(struct nd_listener_base *b, uint32_t backlog)
 		goto out;
 	}
 	/* The kernel's queue holds connections only until the progress
-	 * thread accepts them; ND's backlog bounds the requests. */
+	 * thread accepts them; ND's backlog bounds the requests. Listening
+	 * passes over TIME_WAIT only with SO_REUSEADDR (bind_exclusive). */
+	setsockopt(l->pl.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (listen(l->pl.fd, SOMAXCONN) < 0) {
 		st = errno_status(errno);
 		goto out;

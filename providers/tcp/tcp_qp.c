@@ -152,7 +152,7 @@ static void close_socket(struct tcp_qp *qp)
 	if (qp->pl.fd < 0)
 		return;
 	tcp_poll_del(qp->ad, &qp->pl);
-	close(qp->pl.fd);
+	tcp_close_reusable(qp->pl.fd);
 	qp->pl.fd = -1;
 	__atomic_sub_fetch(&qp->ad->sockets, 1, __ATOMIC_RELAXED);
 }

@@ -1436,6 +1436,128 @@ static void test_send_no_receive(void **state)
 	tc_pair_fini(&p);
 }
 
+/* --- local ports ------------------------------------------------------------ */
+
+/* A 4 KiB message from the active side arrives intact. */
+static void send_one(struct tc_pair *p, uint32_t seed)
+{
+	struct tc *t = p->t;
+	uint8_t *src = tc_alloc(4096), *dst = tc_alloc(4096);
+	struct nd_mr *smr = tc_reg(t, src, 4096, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	struct nd_mr *dmr = tc_reg_on(tc_peer_adapter(t), dst, 4096,
+				      ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	struct nd_sge sge;
+
+	tc_fill(src, 4096, seed);
+	tc_sges(&sge, 1, dst, 4096, dmr);
+	assert_int_equal(nd_qp_receive(p->pqp, dst, &sge, 1), ND_SUCCESS);
+	tc_sges(&sge, 1, src, 4096, smr);
+	assert_int_equal(nd_qp_send(p->aqp, src, &sge, 1, 0), ND_SUCCESS);
+	expect_result(p->acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, src);
+	struct nd_result r = wait_one(p->pcq, TC_TIMEOUT_MS);
+	assert_int_equal(r.status, ND_SUCCESS);
+	assert_ptr_equal(r.request_context, dst);
+	assert_int_equal(r.bytes_transferred, 4096);
+	assert_memory_equal(src, dst, 4096);
+	tc_dereg(smr);
+	tc_dereg(dmr);
+	free(src);
+	free(dst);
+}
+
+/* The active side hangs up first (on TCP its end is the one left in
+ * TIME_WAIT), the passive side hears of it, and everything is released. */
+static void hang_up(struct tc_pair *p)
+{
+	struct nd_overlapped nov = {0}, dov = {0};
+	nd_status nst = nd_connector_notify_disconnect(p->pc, &nov);
+
+	assert_true(nst == ND_PENDING || nst == ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p->ac, &dov,
+				    nd_connector_disconnect(p->ac, &dov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	nst = tc_wait_ov(p->pc, &nov, nst, TC_TIMEOUT_MS);
+	assert_true(nst == ND_SUCCESS || nst == ND_CONNECTION_DISCONNECTED);
+	tc_pair_fini(p);
+}
+
+/* A second live bind of addr is refused, by a connector and a listener. */
+static void expect_bind_refused(struct tc *t, const struct sockaddr *addr,
+				uint32_t len)
+{
+	struct nd_connector *c;
+	struct nd_listener *l;
+
+	assert_int_equal(nd_adapter_create_connector(t->ad, &c), ND_SUCCESS);
+	assert_int_equal(nd_connector_bind(c, addr, len), ND_SHARING_VIOLATION);
+	nd_connector_release(c);
+	assert_int_equal(nd_adapter_create_listener(t->ad, &l), ND_SUCCESS);
+	assert_int_equal(nd_listener_bind(l, addr, len), ND_SHARING_VIOLATION);
+	nd_listener_release(l);
+}
+
+/*
+ * A fixed local port is free again once the connection that used it is
+ * released, as in rdma_cm's port space, even while TCP keeps the closed
+ * connection in TIME_WAIT; meshes bind the same ports run after run (issue
+ * 17, defect 2). Two live binds of one address stay refused. Both sides
+ * are on the active side's adapter and address: the port is its own.
+ */
+static void test_bound_port_reused(void **state)
+{
+	struct tc local = *(struct tc *)*state;
+	struct tc *t = &local;
+	struct sockaddr_storage port, dest;
+	uint32_t port_len = sizeof(port), dest_len;
+	struct tc_pair p;
+	struct nd_listener *l;
+
+	local.pad = local.ad;
+	local.paddr = local.addr;
+	local.paddr_len = local.addr_len;
+	local.peer_netns = false;
+
+	/* a connector bound by the provider's choice learns its port P */
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(
+	    nd_connector_bind(p.ac, (struct sockaddr *)&t->addr, t->addr_len),
+	    ND_SUCCESS);
+	tc_pair_connect(&p);
+	assert_int_equal(nd_connector_get_local_address(
+			     p.ac, (struct sockaddr *)&port, &port_len),
+			 ND_SUCCESS);
+	send_one(&p, 1);
+	hang_up(&p);
+
+	/* a connector binds P again: alone while it is bound and connected */
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(
+	    nd_connector_bind(p.ac, (struct sockaddr *)&port, port_len),
+	    ND_SUCCESS);
+	expect_bind_refused(t, (struct sockaddr *)&port, port_len);
+	tc_pair_connect(&p);
+	expect_bind_refused(t, (struct sockaddr *)&port, port_len);
+	send_one(&p, 2);
+	hang_up(&p);
+
+	/* a listener binds the port connectors used, alone again */
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(nd_adapter_create_listener(t->ad, &l), ND_SUCCESS);
+	assert_int_equal(
+	    nd_listener_bind(l, (struct sockaddr *)&port, port_len),
+	    ND_SUCCESS);
+	expect_bind_refused(t, (struct sockaddr *)&port, port_len);
+	assert_int_equal(nd_listener_listen(l, 0), ND_SUCCESS);
+	expect_bind_refused(t, (struct sockaddr *)&port, port_len);
+	p.l = l;
+	dest = port;
+	dest_len = port_len;
+	tc_pair_connect_to(&p, &dest, dest_len);
+	send_one(&p, 3);
+	hang_up(&p);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tc_setup, tc_teardown)
 
 int main(void)
@@ -1473,6 +1595,7 @@ int main(void)
 	    T(test_register_checks_memory),
 	    T(test_fork_child_cannot_post),
 	    T(test_violation_released_region),
+	    T(test_bound_port_reused),
 	};
 	int rc;
 
