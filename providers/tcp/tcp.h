@@ -220,7 +220,7 @@ struct tcp_swr { /* a posted initiator request */
 	uint8_t op;
 	uint8_t done;
 	uint8_t is_inline;
-	uint8_t pad;
+	uint8_t rnr; /* the peer answered RNR (once per SEND) */
 	uint32_t flags;
 	uint32_t nsge;
 	uint32_t length;

@@ -147,6 +147,31 @@ static struct tcp_swr *awaiting(struct tcp_qp *qp)
 	return NULL;
 }
 
+/*
+ * The request whose frame is being transmitted, once its header is out:
+ * the target checks a header before it takes the payload, so it may answer
+ * NAK or RNR while the rest is still on its way. NULL before the header
+ * has gone: no peer can answer a request it has not seen.
+ */
+static struct tcp_swr *in_transmission(struct tcp_qp *qp)
+{
+	uint32_t hdr =
+	    qp->tx_src == 3 ? 1 : 0; /* behind an ACK (start_frame) */
+
+	if (!qp->tx_busy || qp->tx_src == 1 || qp->tx_idx <= hdr)
+		return NULL;
+	return sq_at(qp, qp->sq_tx);
+}
+
+/* The request a NAK or RNR answers: answers come in order, so the oldest
+ * unanswered one, transmitted or still being transmitted. */
+static struct tcp_swr *answerable_early(struct tcp_qp *qp)
+{
+	struct tcp_swr *w = awaiting(qp);
+
+	return w ? w : in_transmission(qp);
+}
+
 static void close_socket(struct tcp_qp *qp)
 {
 	if (qp->pl.fd < 0)
@@ -176,6 +201,8 @@ static void reset_stream(struct tcp_qp *qp)
 
 void tcp_qp_break(struct tcp_qp *qp, nd_status status)
 {
+	uint32_t seen; /* requests the peer may have seen */
+
 	if (qp->state == TCP_QP_ERROR || qp->state == TCP_QP_IDLE)
 		return;
 	if (qp->state != TCP_QP_CONNECTED) {
@@ -188,6 +215,7 @@ void tcp_qp_break(struct tcp_qp *qp, nd_status status)
 		return;
 	}
 
+	seen = qp->sq_tx + (in_transmission(qp) ? 1 : 0);
 	qp->state = TCP_QP_ERROR;
 	close_socket(qp);
 	timer_clear(qp);
@@ -207,7 +235,7 @@ void tcp_qp_break(struct tcp_qp *qp, nd_status status)
 			continue;
 		w->done = 1;
 		w->status = ND_CANCELED;
-		if (first && k < qp->sq_tx && status != ND_CANCELED)
+		if (first && k < seen && status != ND_CANCELED)
 			w->status = status;
 		first = false;
 	}
@@ -413,6 +441,8 @@ static bool start_frame(struct tcp_qp *qp)
 	return false;
 }
 
+static void qp_rx(struct tcp_qp *qp);
+
 static void finish_frame(struct tcp_qp *qp)
 {
 	qp->tx_busy = false;
@@ -461,6 +491,11 @@ void tcp_qp_tx(struct tcp_qp *qp)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			ND_INFO(TCP_LOG, "send: %s", strerror(errno));
+			/* A target that refused the request being sent answers
+			 * and closes without reading the rest: its NAK may be
+			 * waiting unread, and it says why the connection
+			 * ended (the first break wins). */
+			qp_rx(qp);
 			tcp_qp_break(qp, ND_CANCELED);
 			return;
 		}
@@ -652,7 +687,9 @@ static void on_header(struct tcp_qp *qp)
 		sq_complete(qp);
 		return;
 	case TCP_F_NAK:
-		w = awaiting(qp);
+		/* The rest of a payload still being sent is dropped with the
+		 * connection (the target stopped reading at the header). */
+		w = answerable_early(qp);
 		if (!w) {
 			protocol_error(qp, "unexpected nak");
 			return;
@@ -662,11 +699,16 @@ static void on_header(struct tcp_qp *qp)
 		tcp_qp_break(qp, (nd_status)h->aux);
 		return;
 	case TCP_F_RNR:
-		w = awaiting(qp);
-		if (!w || w->op != TCP_OP_SEND) {
+		/* The target keeps the SEND's header and stops reading until
+		 * a receive is posted; the rest of the payload waits in TCP
+		 * meanwhile, so it arrives whole, once, and nothing is sent
+		 * again. A target says RNR once per SEND. */
+		w = answerable_early(qp);
+		if (!w || w->op != TCP_OP_SEND || w->rnr) {
 			protocol_error(qp, "unexpected rnr");
 			return;
 		}
+		w->rnr = 1;
 		if (!qp->rnr_deadline) {
 			qp->rnr_deadline = tcp_now_ms() + TCP_RNR_TIMEOUT_MS;
 			__atomic_add_fetch(&qp->ad->timers, 1,
@@ -1202,6 +1244,7 @@ static nd_status post_op(struct tcp_qp *qp, uint8_t op, void *ctx,
 		w->nsge = nsge;
 	}
 	w->is_inline = inl;
+	w->rnr = 0;
 	w->context = ctx;
 	w->op = op;
 	w->done = 0;

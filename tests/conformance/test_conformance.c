@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MiB (1024u * 1024u)
@@ -1436,6 +1437,212 @@ static void test_send_no_receive(void **state)
 	tc_pair_fini(&p);
 }
 
+/* --- answers that come while the payload is still being sent ------------- */
+
+/*
+ * A target checks a request from its header: a large Write it refuses, or
+ * a large Send it has no receive for, is answered while most of the
+ * payload is still on its way (issue 17, defect 1). The answer must reach
+ * the request it is for, as on RDMA hardware.
+ */
+static const uint32_t early_sizes[] = {MiB, 4 * MiB, 16 * MiB};
+#define NEARLY (sizeof(early_sizes) / sizeof(early_sizes[0]))
+
+enum early_write {
+	EW_READ_ONLY, /* a region without remote write */
+	EW_PAST_END,  /* a writable region, the write longer than it */
+};
+
+/* Completions in posting order: a zero-byte Send before the Write
+ * succeeds, the Write gets the real status, the Send after it ND_CANCELED;
+ * the target's receive left over flushes. */
+static void large_write_refused(struct tc *t, enum early_write e, uint32_t size)
+{
+	uint32_t tsize = e == EW_READ_ONLY ? size : 4096;
+	uint8_t *src = tc_alloc(size), *target = tc_alloc(tsize);
+	struct nd_mr *smr = tc_reg(t, src, size, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	struct nd_mr *tmr =
+	    tc_reg_on(tc_peer_adapter(t), target, tsize,
+		      e == EW_READ_ONLY ? ND_MR_FLAG_ALLOW_REMOTE_READ
+					: ND_MR_FLAG_ALLOW_REMOTE_WRITE);
+	struct tc_pair p;
+	struct nd_sge sge;
+
+	tc_pair_init(t, &p, NULL);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)0x76, NULL, 0),
+			 ND_SUCCESS);
+	assert_int_equal(nd_qp_receive(p.pqp, (void *)0x77, NULL, 0),
+			 ND_SUCCESS);
+	tc_pair_connect(&p);
+	tc_fill(src, size, size);
+	tc_sges(&sge, 1, src, size, smr);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)1, NULL, 0, 0), ND_SUCCESS);
+	assert_int_equal(nd_qp_write(p.aqp, (void *)2, &sge, 1,
+				     (uintptr_t)target,
+				     nd_mr_get_remote_token(tmr), 0),
+			 ND_SUCCESS);
+	assert_int_equal(nd_qp_send(p.aqp, (void *)3, NULL, 0, 0), ND_SUCCESS);
+	expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND, (void *)1);
+	struct nd_result r = wait_one(p.acq, TC_LONG_TIMEOUT_MS);
+	assert_int_equal(r.request_type, ND_REQUEST_TYPE_WRITE);
+	assert_ptr_equal(r.request_context, (void *)2);
+	if (r.status == ND_SUCCESS && no_end_to_end_ack(t)) {
+		print_message("# note %s: iWARP does not acknowledge Writes; "
+			      "checking that the target ends the connection\n",
+			      __func__);
+		expect_disconnect(p.ac);
+		r = wait_one(p.acq, TC_TIMEOUT_MS);
+		assert_ptr_equal(r.request_context, (void *)3);
+	} else {
+		if (r.status != ND_ACCESS_VIOLATION)
+			fail_msg("%u-byte write %s completed %s, expected "
+				 "ND_ACCESS_VIOLATION",
+				 size,
+				 e == EW_READ_ONLY ? "into a read-only region"
+						   : "past the region's end",
+				 nd_strerror(r.status));
+		expect_result(p.acq, ND_CANCELED, ND_REQUEST_TYPE_SEND,
+			      (void *)3);
+	}
+	expect_result(p.pcq, ND_SUCCESS, ND_REQUEST_TYPE_RECEIVE, (void *)0x76);
+	expect_result(p.pcq, ND_CANCELED, ND_REQUEST_TYPE_RECEIVE,
+		      (void *)0x77);
+	/* nothing was placed past the refusal */
+	if (e == EW_READ_ONLY)
+		for (uint32_t i = 0; i < tsize; i++)
+			if (target[i])
+				fail_msg("byte %u of the read-only region "
+					 "written",
+					 i);
+	tc_pair_fini(&p);
+	tc_dereg(smr);
+	tc_dereg(tmr);
+	free(src);
+	free(target);
+}
+
+static void test_large_write_read_only(void **state)
+{
+	struct tc *t = *state;
+
+	for (unsigned i = 0; i < NEARLY; i++)
+		large_write_refused(
+		    t, EW_READ_ONLY,
+		    min_u32(early_sizes[i], t->info.max_transfer_length));
+}
+
+static void test_large_write_past_end(void **state)
+{
+	struct tc *t = *state;
+
+	for (unsigned i = 0; i < NEARLY; i++)
+		large_write_refused(
+		    t, EW_PAST_END,
+		    min_u32(early_sizes[i], t->info.max_transfer_length));
+}
+
+/* A large Send the peer never posts a receive for: ND_IO_TIMEOUT after the
+ * receiver-not-ready wait, the Send behind it ND_CANCELED. */
+static void test_large_send_no_receive(void **state)
+{
+	struct tc *t = *state;
+
+	for (unsigned i = 0; i < NEARLY; i++) {
+		uint32_t size =
+		    min_u32(early_sizes[i], t->info.max_transfer_length);
+		uint8_t *src = tc_alloc(size);
+		struct nd_mr *smr =
+		    tc_reg(t, src, size, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+		struct tc_pair p;
+		struct nd_sge sge;
+
+		tc_pair_init(t, &p, NULL);
+		tc_pair_connect(&p);
+		tc_sges(&sge, 1, src, size, smr);
+		assert_int_equal(nd_qp_send(p.aqp, (void *)5, &sge, 1, 0),
+				 ND_SUCCESS);
+		assert_int_equal(nd_qp_send(p.aqp, (void *)6, NULL, 0, 0),
+				 ND_SUCCESS);
+		struct nd_result r = wait_one(p.acq, TC_LONG_TIMEOUT_MS);
+		assert_int_equal(r.request_type, ND_REQUEST_TYPE_SEND);
+		assert_ptr_equal(r.request_context, (void *)5);
+		if (r.status == ND_SUCCESS && no_end_to_end_ack(t)) {
+			print_message("# note %s: iWARP has no receiver-not-"
+				      "ready retry; checking that the target "
+				      "ends the connection\n",
+				      __func__);
+			expect_disconnect(p.ac);
+		} else {
+			if (r.status != ND_IO_TIMEOUT)
+				fail_msg("%u-byte send with no receive "
+					 "completed %s",
+					 size, nd_strerror(r.status));
+			expect_result(p.acq, ND_CANCELED, ND_REQUEST_TYPE_SEND,
+				      (void *)6);
+		}
+		tc_pair_fini(&p);
+		tc_dereg(smr);
+		free(src);
+	}
+}
+
+/* A large Send that finds no receive, then one posted while the sender
+ * waits (well within the receiver-not-ready wait, about 1 s on rxe and 2
+ * s on tcp): the message arrives whole and once, both complete
+ * ND_SUCCESS, and the connection carries on. */
+static void test_large_send_late_receive(void **state)
+{
+	struct tc *t = *state;
+
+	if (no_end_to_end_ack(t))
+		TC_SKIP("iWARP has no receiver-not-ready retry: a Send must "
+			"find its receive posted");
+	for (unsigned i = 0; i < NEARLY; i++) {
+		uint32_t size =
+		    min_u32(early_sizes[i], t->info.max_transfer_length);
+		uint8_t *src = tc_alloc(size), *dst = tc_alloc(size + 4096);
+		struct nd_mr *smr =
+		    tc_reg(t, src, size, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+		struct nd_mr *dmr =
+		    tc_reg_on(tc_peer_adapter(t), dst, size + 4096,
+			      ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+		struct timespec nap = {0, 100 * 1000 * 1000};
+		struct tc_pair p;
+		struct nd_sge sge;
+
+		tc_pair_init(t, &p, NULL);
+		tc_pair_connect(&p);
+		tc_fill(src, size, i + 17);
+		memset(dst, 0xee, size + 4096);
+		tc_sges(&sge, 1, src, size, smr);
+		assert_int_equal(nd_qp_send(p.aqp, (void *)7, &sge, 1, 0),
+				 ND_SUCCESS);
+		/* lets the Send reach the target before its receive */
+		nanosleep(&nap, NULL);
+		tc_sges(&sge, 1, dst, size + 4096, dmr);
+		assert_int_equal(nd_qp_receive(p.pqp, dst, &sge, 1),
+				 ND_SUCCESS);
+		expect_result(p.acq, ND_SUCCESS, ND_REQUEST_TYPE_SEND,
+			      (void *)7);
+		struct nd_result r = wait_one(p.pcq, TC_TIMEOUT_MS);
+		assert_int_equal(r.status, ND_SUCCESS);
+		assert_ptr_equal(r.request_context, dst);
+		assert_int_equal(r.bytes_transferred, size);
+		assert_memory_equal(src, dst, size);
+		for (uint32_t k = size; k < size + 4096; k++)
+			if (dst[k] != 0xee)
+				fail_msg("byte %u past the message written", k);
+		/* one message: nothing else arrives, the connection works */
+		assert_int_equal(nd_cq_get_results(p.pcq, &r, 1), 0);
+		sync_placement(&p);
+		tc_pair_fini(&p);
+		tc_dereg(smr);
+		tc_dereg(dmr);
+		free(src);
+		free(dst);
+	}
+}
+
 /* --- local ports ------------------------------------------------------------ */
 
 /* A 4 KiB message from the active side arrives intact. */
@@ -1596,6 +1803,10 @@ int main(void)
 	    T(test_fork_child_cannot_post),
 	    T(test_violation_released_region),
 	    T(test_bound_port_reused),
+	    T(test_large_write_read_only),
+	    T(test_large_write_past_end),
+	    T(test_large_send_no_receive),
+	    T(test_large_send_late_receive),
 	};
 	int rc;
 
