@@ -548,6 +548,146 @@ static void test_inbound_read_limit(void **state)
 	target_close(&g);
 }
 
+/* --- a hostile target: answers the initiator never asked for ---------------- */
+
+/* The provider's QP connected, as the active side, to a raw target. */
+struct raw_target {
+	int lfd, fd;
+	struct nd_cq *cq;
+	struct nd_qp *qp;
+	struct nd_connector *c;
+};
+
+static void raw_target_open(struct tc *t, struct raw_target *rt)
+{
+	struct sockaddr_storage ss = t->addr;
+	socklen_t sl = t->addr_len;
+	struct nd_overlapped cov = {0}, ccov = {0};
+	struct tcp_hdr h;
+	uint8_t pdata[256];
+
+	rt->lfd = socket(ss.ss_family, SOCK_STREAM, 0);
+	assert_true(rt->lfd >= 0);
+	assert_int_equal(bind(rt->lfd, (struct sockaddr *)&ss, sl), 0);
+	assert_int_equal(listen(rt->lfd, 1), 0);
+	assert_int_equal(getsockname(rt->lfd, (struct sockaddr *)&ss, &sl), 0);
+	assert_int_equal(nd_adapter_create_cq(t->ad, 64, 0, 0, &rt->cq),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_qp(t->ad, rt->cq, rt->cq, NULL, 4, 4,
+					      1, 1, 0, &rt->qp),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_connector(t->ad, &rt->c),
+			 ND_SUCCESS);
+	nd_status cst = nd_connector_connect(
+	    rt->c, rt->qp, (struct sockaddr *)&ss, sl, 1, 1, NULL, 0, &cov);
+	rt->fd = accept(rt->lfd, NULL, NULL);
+	assert_true(rt->fd >= 0);
+	assert_true(recv_all(rt->fd, &h, sizeof(h)));
+	assert_int_equal(h.type, TCP_F_CONNECT);
+	assert_true(h.len <= sizeof(pdata));
+	assert_true(!h.len || recv_all(rt->fd, pdata, h.len));
+	tcp_wire_fill(&h, TCP_F_ACCEPT, 0, 0, 1 | (1ull << 32), 0, 0);
+	assert_true(send_all(rt->fd, &h, sizeof(h)));
+	assert_int_equal(tc_wait_ov(rt->c, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(rt->c, &ccov,
+				    nd_connector_complete_connect(rt->c, &ccov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_true(recv_all(rt->fd, &h, sizeof(h)));
+	assert_int_equal(h.type, TCP_F_RTU);
+}
+
+static void raw_target_close(struct raw_target *rt)
+{
+	close(rt->fd);
+	close(rt->lfd);
+	nd_connector_release(rt->c);
+	nd_qp_release(rt->qp);
+	nd_cq_release(rt->cq);
+}
+
+enum forged {
+	F_ACK_IN_TRANSMISSION, /* an ACK while the payload is being sent */
+	F_RNR_TWICE,	       /* a second RNR for one SEND */
+	F_RNR_FOR_WRITE,       /* RNR answers SENDs only */
+	F_NAK_UNUSED,	       /* a NAK with no request on the wire */
+};
+
+/*
+ * A target may answer NAK or RNR to a request whose payload is still being
+ * sent (issue 17), but nothing else matches an answer: an ACK before the
+ * payload is all sent, a second RNR, an RNR for a WRITE, or a NAK when no
+ * request went out break the protocol. The connection ends, and the
+ * request on its way completes ND_REMOTE_ERROR (a NAK's own status would
+ * mean the forged answer was taken).
+ */
+static void forged_answer(struct tc *t, enum forged f)
+{
+	enum { SIZE = 16u << 20 };
+	uint8_t *src = tc_alloc(SIZE);
+	struct nd_mr *mr = tc_reg(t, src, SIZE, ND_MR_FLAG_ALLOW_LOCAL_WRITE);
+	struct raw_target rt;
+	struct nd_sge sge;
+	struct tcp_hdr h, a[2];
+	struct nd_result r;
+
+	raw_target_open(t, &rt);
+	assert_int_equal(nd_qp_receive(rt.qp, (void *)9, NULL, 0), ND_SUCCESS);
+	if (f != F_NAK_UNUSED) {
+		tc_sges(&sge, 1, src, SIZE, mr);
+		if (f == F_RNR_FOR_WRITE)
+			assert_int_equal(nd_qp_write(rt.qp, (void *)1, &sge, 1,
+						     0x10000, 0x1234, 0),
+					 ND_SUCCESS);
+		else
+			assert_int_equal(
+			    nd_qp_send(rt.qp, (void *)1, &sge, 1, 0),
+			    ND_SUCCESS);
+		/* the header only: the payload stays on its way */
+		assert_true(recv_all(rt.fd, &h, sizeof(h)));
+		assert_int_equal(h.len, SIZE);
+	}
+	switch (f) {
+	case F_ACK_IN_TRANSMISSION:
+		tcp_wire_fill(&a[0], TCP_F_ACK, 0, 0, 0, 0, 1);
+		break;
+	case F_RNR_TWICE:
+	case F_RNR_FOR_WRITE:
+		tcp_wire_fill(&a[0], TCP_F_RNR, 0, 0, 0, 0, 0);
+		break;
+	case F_NAK_UNUSED:
+		tcp_wire_fill(&a[0], TCP_F_NAK, 0, 0, 0, 0,
+			      (uint32_t)ND_ACCESS_VIOLATION);
+		break;
+	}
+	a[1] = a[0];
+	assert_true(
+	    send_all(rt.fd, a, f == F_RNR_TWICE ? 2 * sizeof(h) : sizeof(h)));
+	assert_true(raw_closed_within(rt.fd, TC_TIMEOUT_MS));
+	if (f != F_NAK_UNUSED) {
+		assert_true(tc_wait_cq(rt.cq, &r, TC_TIMEOUT_MS));
+		assert_ptr_equal(r.request_context, (void *)1);
+		if (r.status != ND_REMOTE_ERROR)
+			fail_msg("forged answer %d: the request completed %s",
+				 f, nd_strerror(r.status));
+	}
+	assert_true(tc_wait_cq(rt.cq, &r, TC_TIMEOUT_MS));
+	assert_ptr_equal(r.request_context, (void *)9);
+	assert_int_equal(r.status, ND_CANCELED);
+	raw_target_close(&rt);
+	tc_dereg(mr);
+	free(src);
+}
+
+static void test_forged_answers(void **state)
+{
+	forged_answer(*state, F_ACK_IN_TRANSMISSION);
+	forged_answer(*state, F_RNR_TWICE);
+	forged_answer(*state, F_RNR_FOR_WRITE);
+	forged_answer(*state, F_NAK_UNUSED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +702,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ranges_near_2_64, tc_setup,
 					    tc_teardown),
 	    cmocka_unit_test_setup_teardown(test_inbound_read_limit, tc_setup,
+					    tc_teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_answers, tc_setup,
 					    tc_teardown),
 	};
 	int rc;
