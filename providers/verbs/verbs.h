@@ -130,7 +130,13 @@ struct verbs_qpn_entry {
 	uint32_t qpn;
 	uint32_t used;
 	void *ctx;
+	struct verbs_qp *qp; /* valid under qpn_lock */
 };
+
+/* QPs whose transport gave up (retries exhausted): their connections are
+ * broken. The poller records them; the progress thread ends the
+ * connections (it may take the CM lock, the poller may not). */
+#define VERBS_BROKEN_MAX 32
 
 struct verbs_adapter {
 	struct nd_adapter_base base;
@@ -177,7 +183,12 @@ struct verbs_adapter {
 	 * thread. Under cm_lock. */
 	struct verbs_attempt *attempts;
 
-	/* qp_num -> QP context, for SRQ completions */
+	pthread_mutex_t broken_lock; /* a leaf: nothing is taken under it */
+	uint32_t broken[VERBS_BROKEN_MAX];
+	uint32_t nbroken;
+
+	/* qp_num -> QP and its context (SRQ completions carry only the QP
+	 * number; so does a broken transport) */
 	pthread_rwlock_t qpn_lock;
 	struct verbs_qpn_entry *qpn;
 	uint32_t qpn_cap; /* power of two */
@@ -382,9 +393,13 @@ uint64_t verbs_now_ms(void);
 void verbs_wake(struct verbs_adapter *a);
 
 /* QP number -> QP context (SRQ completions). */
-void verbs_qpn_add(struct verbs_adapter *a, uint32_t qpn, void *ctx);
+void verbs_qpn_add(struct verbs_adapter *a, uint32_t qpn, void *ctx,
+		   struct verbs_qp *qp);
 void verbs_qpn_del(struct verbs_adapter *a, uint32_t qpn);
 void *verbs_qpn_lookup(struct verbs_adapter *a, uint32_t qpn);
+struct verbs_conn *verbs_qpn_conn(struct verbs_adapter *a, uint32_t qpn);
+void verbs_transport_broken(struct verbs_adapter *a, uint32_t qpn);
+void verbs_cm_reap_broken(struct verbs_adapter *a);
 
 nd_status verbs_create_cq(struct nd_adapter_base *ab, uint32_t depth,
 			  uint16_t group, uint64_t affinity,

@@ -29,6 +29,10 @@
  * ND_IO_TIMEOUT), infinite for QPs on an SRQ (hardware flow control). */
 #define VERBS_RNR_RETRY	    6
 #define VERBS_RNR_RETRY_SRQ 7
+/* Transport retries asked of the peer: 6, not the IB maximum of 7, which
+ * rxe takes for "retry forever" (rxe_comp.c), so a dead link never ended a
+ * request. With VERBS_ACK_TIMEOUT: about 3.8 s. */
+#define VERBS_RETRY	    6
 /* How long a Connect may wait for rdma_connect on a transport where it
  * blocks (connect_blocks) before it completes ND_IO_TIMEOUT: the tcp
  * provider's handshake bound. */
@@ -182,7 +186,7 @@ static void conn_param_init(struct verbs_conn *c, struct rdma_conn_param *cp,
 	cp->responder_resources = (uint8_t)in;
 	cp->initiator_depth = (uint8_t)out;
 	cp->flow_control = 1;
-	cp->retry_count = 7;
+	cp->retry_count = VERBS_RETRY;
 	cp->rnr_retry_count =
 	    c->qp && c->qp->srq ? VERBS_RNR_RETRY_SRQ : VERBS_RNR_RETRY;
 	cp->srq = c->qp && c->qp->srq;
@@ -1242,6 +1246,44 @@ static void cm_peer_gone(struct verbs_conn *c, struct verbs_puts *p)
 	nd_ov_finish_all(&c->base.obj, VK_NOTIFY_DISC, ND_SUCCESS);
 	nd_ov_finish_all(&c->base.obj, VK_DISCONNECT, ND_SUCCESS);
 	conn_unlink_qp(c, p);
+}
+
+/*
+ * Progress thread: the QPs whose transport gave up (the poller's
+ * verbs_transport_broken). Their connections are broken as surely as if
+ * the peer had disconnected: the same end, so NotifyDisconnect completes
+ * and the peer (if it hears) gets a DREQ.
+ */
+void verbs_cm_reap_broken(struct verbs_adapter *a)
+{
+	uint32_t qpns[VERBS_BROKEN_MAX], n;
+	struct verbs_puts p = {0};
+
+	pthread_mutex_lock(&a->broken_lock);
+	n = a->nbroken;
+	memcpy(qpns, a->broken, n * sizeof(qpns[0]));
+	a->nbroken = 0;
+	pthread_mutex_unlock(&a->broken_lock);
+	if (!n)
+		return;
+	pthread_mutex_lock(&a->cm_lock);
+	for (uint32_t i = 0; i < n; i++) {
+		struct verbs_conn *c = verbs_qpn_conn(a, qpns[i]);
+		if (!c || c->state != VC_CONNECTED)
+			continue;
+		ND_INFO(VERBS_LOG,
+			"QP %u: the peer stopped answering (transport retries "
+			"exhausted); ending its connection",
+			qpns[i]);
+		cm_peer_gone(c, &p);
+		if (p.n + 1 >= sizeof(p.o) / sizeof(p.o[0])) {
+			pthread_mutex_unlock(&a->cm_lock);
+			puts_run(&p);
+			pthread_mutex_lock(&a->cm_lock);
+		}
+	}
+	pthread_mutex_unlock(&a->cm_lock);
+	puts_run(&p);
 }
 
 static nd_status cm_error_status(const struct rdma_cm_event *ev)

@@ -277,7 +277,18 @@ static void verbs_fini(void)
  * QP number map (SRQ completions carry only the QP number)
  */
 
-void verbs_qpn_add(struct verbs_adapter *a, uint32_t qpn, void *ctx)
+/* The live entry for qpn, or NULL. Under qpn_lock. */
+static struct verbs_qpn_entry *qpn_find(struct verbs_adapter *a, uint32_t qpn)
+{
+	for (uint32_t j = a->qpn_cap ? qpn & (a->qpn_cap - 1) : 0;
+	     a->qpn_cap && a->qpn[j].used; j = (j + 1) & (a->qpn_cap - 1))
+		if (a->qpn[j].used == 1 && a->qpn[j].qpn == qpn)
+			return &a->qpn[j];
+	return NULL;
+}
+
+void verbs_qpn_add(struct verbs_adapter *a, uint32_t qpn, void *ctx,
+		   struct verbs_qp *qp)
 {
 	pthread_rwlock_wrlock(&a->qpn_lock);
 	/* Lookups probe until an empty slot, so at least half the table stays
@@ -314,6 +325,7 @@ void verbs_qpn_add(struct verbs_adapter *a, uint32_t qpn, void *ctx)
 		a->qpn_tombstones--;
 	a->qpn[j].qpn = qpn;
 	a->qpn[j].ctx = ctx;
+	a->qpn[j].qp = qp;
 	a->qpn[j].used = 1;
 	a->qpn_count++;
 	pthread_rwlock_unlock(&a->qpn_lock);
@@ -321,33 +333,66 @@ void verbs_qpn_add(struct verbs_adapter *a, uint32_t qpn, void *ctx)
 
 void verbs_qpn_del(struct verbs_adapter *a, uint32_t qpn)
 {
+	struct verbs_qpn_entry *e;
+
 	pthread_rwlock_wrlock(&a->qpn_lock);
-	for (uint32_t j = a->qpn_cap ? qpn & (a->qpn_cap - 1) : 0;
-	     a->qpn_cap && a->qpn[j].used; j = (j + 1) & (a->qpn_cap - 1)) {
-		if (a->qpn[j].used == 1 && a->qpn[j].qpn == qpn) {
-			a->qpn[j].used = 2; /* tombstone */
-			a->qpn_count--;
-			a->qpn_tombstones++;
-			break;
-		}
+	e = qpn_find(a, qpn);
+	if (e) {
+		e->used = 2; /* tombstone */
+		a->qpn_count--;
+		a->qpn_tombstones++;
 	}
 	pthread_rwlock_unlock(&a->qpn_lock);
 }
 
 void *verbs_qpn_lookup(struct verbs_adapter *a, uint32_t qpn)
 {
+	struct verbs_qpn_entry *e;
 	void *ctx = NULL;
 
 	pthread_rwlock_rdlock(&a->qpn_lock);
-	for (uint32_t j = a->qpn_cap ? qpn & (a->qpn_cap - 1) : 0;
-	     a->qpn_cap && a->qpn[j].used; j = (j + 1) & (a->qpn_cap - 1)) {
-		if (a->qpn[j].used == 1 && a->qpn[j].qpn == qpn) {
-			ctx = a->qpn[j].ctx;
-			break;
-		}
-	}
+	e = qpn_find(a, qpn);
+	if (e)
+		ctx = e->ctx;
 	pthread_rwlock_unlock(&a->qpn_lock);
 	return ctx;
+}
+
+/* The connection QP qpn is linked to, or NULL. Under cm_lock: a linked QP
+ * is held by its connection and unlinking takes cm_lock, so both stay
+ * while the caller holds it; the QP cannot go while qpn_lock is held. */
+struct verbs_conn *verbs_qpn_conn(struct verbs_adapter *a, uint32_t qpn)
+{
+	struct verbs_qpn_entry *e;
+	struct verbs_conn *c = NULL;
+
+	pthread_rwlock_rdlock(&a->qpn_lock);
+	e = qpn_find(a, qpn);
+	if (e)
+		c = e->qp->conn;
+	pthread_rwlock_unlock(&a->qpn_lock);
+	return c;
+}
+
+/* Poller: QP `qpn` exhausted its transport retries; the progress thread
+ * ends its connection. Recorded once; if the list is full, the connection
+ * ends when the application disconnects or releases it. */
+void verbs_transport_broken(struct verbs_adapter *a, uint32_t qpn)
+{
+	bool added = false;
+
+	pthread_mutex_lock(&a->broken_lock);
+	for (uint32_t i = 0; i < a->nbroken; i++)
+		if (a->broken[i] == qpn)
+			goto out;
+	if (a->nbroken < VERBS_BROKEN_MAX) {
+		a->broken[a->nbroken++] = qpn;
+		added = true;
+	}
+out:
+	pthread_mutex_unlock(&a->broken_lock);
+	if (added)
+		verbs_wake(a);
 }
 
 /* ---------------------------------------------------------------------------
@@ -481,6 +526,7 @@ static void *verbs_progress(void *arg)
 			}
 		}
 		verbs_reap_doomed(a);
+		verbs_cm_reap_broken(a);
 		timeout = verbs_reap_stragglers(a);
 		/* the nearer of the two; -1 (idle) only if neither waits */
 		int cm_timeout = verbs_cm_expire(a);
@@ -578,6 +624,7 @@ static void verbs_adapter_teardown(struct verbs_adapter *a)
 		ibv_close_device(a->ctx);
 	free(a->qpn);
 	pthread_rwlock_destroy(&a->qpn_lock);
+	pthread_mutex_destroy(&a->broken_lock);
 	pthread_mutex_destroy(&a->cm_lock);
 	if (a->base.engine)
 		nd_adapter_base_fini(&a->base);
@@ -768,6 +815,7 @@ static nd_status verbs_open_adapter(uint64_t adapter_id,
 	a->epfd = a->wakefd = -1;
 	pthread_mutex_init(&a->cm_lock, NULL);
 	pthread_rwlock_init(&a->qpn_lock, NULL);
+	pthread_mutex_init(&a->broken_lock, NULL);
 	a->guid = adapter_id;
 
 	st = ND_INSUFFICIENT_RESOURCES;

@@ -813,6 +813,12 @@ int verbs_qp_prepare(struct verbs_qp *qp, struct rdma_cm_id *id)
 	return ibv_modify_qp(qp->qp, &attr, mask);
 }
 
+/* Local ACK timeout, 4.096 us * 2^17 = 537 ms: with the 6 retries asked
+ * in the CM's parameters (VERBS_RETRY), a peer that stops answering (a
+ * dead link, a dead host) fails the request after about 3.8 s, within the
+ * tcp provider's liveness bound. */
+#define VERBS_ACK_TIMEOUT 17
+
 /* IB/RoCE: INIT -> RTR -> RTS from the cm_id's attributes. */
 int verbs_qp_rtr_rts(struct verbs_qp *qp, struct rdma_cm_id *id, uint32_t rd_in,
 		     uint32_t rd_out)
@@ -841,7 +847,11 @@ int verbs_qp_rtr_rts(struct verbs_qp *qp, struct rdma_cm_id *id, uint32_t rd_in,
 	if (rdma_init_qp_attr(id, &attr, &mask))
 		return errno;
 	attr.max_rd_atomic = (uint8_t)(rd_out ? rd_out : 1);
-	mask |= IBV_QP_MAX_QP_RD_ATOMIC;
+	/* The liveness bound of a connection: a request unanswered after
+	 * retry_cnt retries of this timeout fails ND_IO_TIMEOUT and ends the
+	 * connection (docs/reliability.md). */
+	attr.timeout = VERBS_ACK_TIMEOUT;
+	mask |= IBV_QP_MAX_QP_RD_ATOMIC | IBV_QP_TIMEOUT;
 	ret = ibv_modify_qp(qp->qp, &attr, mask);
 	if (ret)
 		ND_ERR(VERBS_LOG, "QP %u to RTS: %s", qp->qp->qp_num,
@@ -921,8 +931,7 @@ static void verbs_qp_destroy(struct nd_object *obj)
 	ret = ibv_destroy_qp(qp->qp);
 	if (ret)
 		ND_ERR(VERBS_LOG, "ibv_destroy_qp: %s", strerror(ret));
-	if (qp->srq)
-		verbs_qpn_del(qp->ad, qpn);
+	verbs_qpn_del(qp->ad, qpn);
 	if (verbs_ring_reported(qp)) {
 		verbs_ring_free(qp->ring);
 	} else {
@@ -1083,8 +1092,8 @@ nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
 		       strerror(ret));
 		goto err_ring;
 	}
-	if (qp->srq)
-		verbs_qpn_add(a, qp->qp->qp_num, context);
+	/* every QP: a broken transport names its QP by number */
+	verbs_qpn_add(a, qp->qp->qp_num, context, qp);
 	if (qp->qpx)
 		fast = qp->srq ? &verbs_qp_fast_srq_x : &verbs_qp_fast_x;
 	else if (a->zero_sge_quirk)
