@@ -11,6 +11,11 @@
 #   netns.sh pair 4|6 TOOL [ARGS...]
 #       examples/smoke.sh pair with the server (-s) in B and the client (-c)
 #       in A: two processes, two network stacks.
+#   netns.sh faults 4 PROGRAM
+#       tests/faults' nd-faults (TAP, through tap.sh) in A against peers
+#       that "PROGRAM --serve" runs in B (ND_TEST_REMOTE_PEER); a peer cuts
+#       the link by setting B's end down, and later up again. IPv4 only:
+#       setting a link down flushes its IPv6 addresses.
 #   netns.sh in-role TOOL -s|-c ...
 #       Internal: smoke.sh's SMOKE_WRAPPER, runs TOOL in B (-s) or A (-c).
 #
@@ -35,16 +40,20 @@ if [ "$mode" = in-role ]; then
 	esac
 fi
 
-if [ $# -lt 3 ] || { [ "$mode" != conformance ] && [ "$mode" != pair ]; } ||
-	{ [ "$2" != 4 ] && [ "$2" != 6 ]; }; then
+if [ $# -lt 3 ] ||
+	{ [ "$mode" != conformance ] && [ "$mode" != pair ] &&
+		[ "$mode" != faults ]; } ||
+	{ [ "$2" != 4 ] && [ "$2" != 6 ]; } ||
+	{ [ "$mode" = faults ] && [ "$2" != 4 ]; }; then
 	echo "usage: netns.sh conformance|pair 4|6 PROGRAM [ARGS...]" >&2
+	echo "       netns.sh faults 4 PROGRAM" >&2
 	exit 2
 fi
 family=$2
 shift 2
 
 skip() {
-	if [ "$mode" = conformance ]; then
+	if [ "$mode" != pair ]; then
 		echo "1..0 # SKIP two-namespace run: $*"
 		exit 0
 	fi
@@ -53,7 +62,7 @@ skip() {
 }
 
 die() {
-	if [ "$mode" = conformance ]; then
+	if [ "$mode" != pair ]; then
 		echo "Bail out! netns.sh: $*"
 	fi
 	echo "netns.sh: $*" >&2
@@ -127,6 +136,15 @@ conformance)
 	timeout -k 5 "$limit" ip netns exec "$ns_a" env ND_TEST_ADDR=$addr_a \
 		ND_TEST_PEER_ADDR=$addr_b ND_TEST_PEER_NETNS="$ns_b" \
 		"$here/tap.sh" "$@" &
+	;;
+faults)
+	# The peers' server in B; it ends when the survivor says "quit", and
+	# the cleanup kills whatever is left in the namespaces.
+	ip netns exec "$ns_b" env ND_TEST_ADDR=$addr_b \
+		ND_TEST_CUT_LINK="ip link set nd0 down" \
+		ND_TEST_RESTORE_LINK="ip link set nd0 up" "$1" --serve &
+	timeout -k 5 "$limit" ip netns exec "$ns_a" env ND_TEST_ADDR=$addr_a \
+		ND_TEST_REMOTE_PEER=$addr_b "$here/tap.sh" "$1" &
 	;;
 pair)
 	NETNS_SERVER=$ns_b NETNS_CLIENT=$ns_a SMOKE_TIMEOUT=$limit \
