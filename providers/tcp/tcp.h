@@ -17,6 +17,7 @@
 #include "tcp_wire.h"
 
 #include <netdirect/nd_provider.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +75,24 @@
 #define TCP_MAX_GRANTS	     (1u << 20)
 #define TCP_TOKEN_ROUNDS     8u
 
+/*
+ * A wrong token costs a guesser one connection; these make guessing cost
+ * time too. A peer's READ or WRITE refused for its token or bounds is an
+ * access violation, counted against the peer's address (tcp_peer_ip):
+ * TCP_VIOLATION_LIMIT of them within TCP_VIOLATION_WINDOW_MS and the
+ * adapter's listeners close that address's new connections at once for
+ * TCP_VIOLATION_COOLDOWN_MS. ND_TCP_VIOLATION_LIMIT (0 = off) and
+ * ND_TCP_VIOLATION_COOLDOWN_MS change them. At most TCP_VIOLATION_PEERS
+ * addresses are remembered, in sets of TCP_VIOLATION_WAYS chosen by a
+ * keyed hash, so a peer with many addresses can neither grow memory nor
+ * lengthen a lookup, nor aim at one set.
+ */
+#define TCP_VIOLATION_LIMIT	  16u
+#define TCP_VIOLATION_WINDOW_MS	  60000u
+#define TCP_VIOLATION_COOLDOWN_MS 60000u
+#define TCP_VIOLATION_PEERS	  256u
+#define TCP_VIOLATION_WAYS	  4u
+
 struct tcp_adapter;
 struct tcp_qp;
 struct tcp_cq;
@@ -129,6 +148,22 @@ struct tcp_grants {
 	uint32_t key[TCP_TOKEN_ROUNDS];
 };
 
+/* What a peer is counted by: an IPv4 address, as ::ffff:a.b.c.d, or the
+ * /64 prefix of an IPv6 one (what one host or site is commonly given). */
+struct tcp_peer_ip {
+	struct in6_addr a;
+};
+
+/* One remembered peer address (tcp_adapter.offenders). */
+struct tcp_offender {
+	struct tcp_peer_ip ip;
+	bool used;
+	uint32_t count;	       /* violations since window_ms */
+	uint64_t window_ms;    /* ms: the first of them */
+	uint64_t seen_ms;      /* ms: the last, for eviction */
+	uint64_t refuse_until; /* ms: connections refused until then */
+};
+
 #define TCP_R_LOCAL_WRITE  0x1u
 #define TCP_R_REMOTE_READ  0x2u
 #define TCP_R_REMOTE_WRITE 0x4u
@@ -150,6 +185,14 @@ struct tcp_adapter {
 	uint32_t sockets;     /* atomic: QPs with a socket */
 	uint32_t incoming;    /* atomic: requests waiting for their CONNECT */
 	uint64_t next_tick;   /* ms: the next timer tick */
+	/* Access violations by peer address (tcp_violation); under the lock.
+	 * violations and peer_refusals count since the adapter opened. */
+	struct tcp_offender offenders[TCP_VIOLATION_PEERS];
+	uint32_t offender_key;	   /* random: which set an address is in */
+	uint32_t viol_limit;	   /* 0 = off */
+	uint32_t viol_cooldown_ms; /* TCP_VIOLATION_COOLDOWN_MS or its var */
+	uint64_t violations;	   /* every one counted */
+	uint64_t peer_refusals;	   /* connections closed for them */
 	struct tcp_pollable **poll;
 	uint32_t *poll_gen;
 	uint32_t npoll;
@@ -287,6 +330,7 @@ struct tcp_qp {
 	enum tcp_qp_state state;
 	struct tcp_pollable pl; /* fd -1 while unconnected */
 	bool ever_connected;
+	struct tcp_peer_ip peer_ip; /* of the connection, for tcp_violation */
 
 	/* receive queue */
 	struct tcp_rwr *rq;
@@ -449,6 +493,13 @@ bool tcp_grant(struct tcp_adapter *ad, struct tcp_mem *m, bool local);
 void tcp_revoke(struct tcp_adapter *ad, struct tcp_mem *m);
 nd_status tcp_grants_init(struct tcp_grants *g);
 void tcp_grants_fini(struct tcp_grants *g);
+void tcp_peer_ip(const struct sockaddr *sa, struct tcp_peer_ip *ip);
+/* The peer at `ip` made an access violation; adapter locked. */
+void tcp_violation(struct tcp_adapter *ad, const struct tcp_peer_ip *ip);
+/* Whether the listeners refuse a connection from `peer` at `now` (and
+ * counts it if so); adapter locked. */
+bool tcp_peer_refused(struct tcp_adapter *ad, const struct sockaddr *peer,
+		      uint64_t now);
 
 static inline struct tcp_mem *tcp_grant_find(const struct tcp_adapter *ad,
 					     uint32_t token)
@@ -520,8 +571,10 @@ void tcp_qp_event(struct tcp_qp *qp, uint32_t events);
 /* Ends the connection: first in-flight request gets `status`, the rest and
  * every receive ND_CANCELED; the connector hears of it. Adapter locked. */
 void tcp_qp_break(struct tcp_qp *qp, nd_status status);
-/* Takes ownership of fd as the QP's connection; adapter locked. */
-bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state);
+/* Takes ownership of fd, connected to `peer`, as the QP's connection;
+ * adapter locked. */
+bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state,
+		   const struct sockaddr *peer);
 /* Pushes pending frames; adapter locked. */
 void tcp_qp_tx(struct tcp_qp *qp);
 /* The QP's deadlines (RNR wait, the RTU after Accept); adapter locked. */

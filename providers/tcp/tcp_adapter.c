@@ -2,6 +2,7 @@
 /* The tcp provider entry points, the adapter and its progress thread. */
 #include "tcp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -348,6 +349,121 @@ void tcp_revoke(struct tcp_adapter *ad, struct tcp_mem *m)
 	m->local_token = 0;
 }
 
+/* --- access violations by peer address ------------------------------------ */
+
+void tcp_peer_ip(const struct sockaddr *sa, struct tcp_peer_ip *ip)
+{
+	memset(ip, 0, sizeof(*ip));
+	if (sa->sa_family == AF_INET) {
+		ip->a.s6_addr[10] = ip->a.s6_addr[11] = 0xff;
+		memcpy(&ip->a.s6_addr[12],
+		       &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return;
+	}
+	if (sa->sa_family != AF_INET6)
+		return;
+	const struct in6_addr *a =
+	    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	/* An IPv4 peer of a dual-stack listener is its IPv4 address: its /64
+	 * would be every IPv4 peer at once. */
+	memcpy(&ip->a, a, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
+}
+
+/* The set of TCP_VIOLATION_WAYS slots an address lives in. Keyed, so that
+ * a peer cannot pick addresses that crowd one set. */
+static struct tcp_offender *offender_set(struct tcp_adapter *ad,
+					 const struct tcp_peer_ip *ip)
+{
+	uint32_t h = ad->offender_key, w;
+
+	/* the token cipher's round function, chained over the four words */
+	for (int i = 0; i < 16; i += 4) {
+		memcpy(&w, &ip->a.s6_addr[i], 4);
+		h = token_round(h ^ w, ad->offender_key);
+	}
+	return &ad->offenders[(h % (TCP_VIOLATION_PEERS / TCP_VIOLATION_WAYS)) *
+			      TCP_VIOLATION_WAYS];
+}
+
+static struct tcp_offender *offender_find(struct tcp_adapter *ad,
+					  const struct tcp_peer_ip *ip)
+{
+	struct tcp_offender *set = offender_set(ad, ip);
+
+	for (uint32_t i = 0; i < TCP_VIOLATION_WAYS; i++)
+		if (set[i].used && IN6_ARE_ADDR_EQUAL(&set[i].ip.a, &ip->a))
+			return &set[i];
+	return NULL;
+}
+
+static void peer_name(const struct tcp_peer_ip *ip, char *buf, size_t len)
+{
+	if (IN6_IS_ADDR_V4MAPPED(&ip->a)) {
+		inet_ntop(AF_INET, &ip->a.s6_addr[12], buf, (socklen_t)len);
+		return;
+	}
+	inet_ntop(AF_INET6, &ip->a, buf, (socklen_t)len - 3);
+	strcat(buf, "/64");
+}
+
+void tcp_violation(struct tcp_adapter *ad, const struct tcp_peer_ip *ip)
+{
+	uint64_t now = tcp_now_ms();
+	struct tcp_offender *e;
+
+	ad->violations++;
+	if (!ad->viol_limit)
+		return;
+	e = offender_find(ad, ip);
+	if (!e) {
+		/* A free slot of the set, else the one seen longest ago; a
+		 * peer being refused gives way last. */
+		struct tcp_offender *set = offender_set(ad, ip);
+		e = &set[0];
+		for (uint32_t i = 1; i < TCP_VIOLATION_WAYS && e->used; i++) {
+			bool er = now < e->refuse_until;
+			bool sr = now < set[i].refuse_until;
+			if (!set[i].used || er > sr ||
+			    (er == sr && set[i].seen_ms < e->seen_ms))
+				e = &set[i];
+		}
+		*e = (struct tcp_offender){.ip = *ip, .used = true};
+	}
+	if (!e->count || now - e->window_ms >= TCP_VIOLATION_WINDOW_MS) {
+		e->count = 0;
+		e->window_ms = now;
+	}
+	e->seen_ms = now;
+	if (++e->count < ad->viol_limit)
+		return;
+	/* The count starts again: after the cooldown, as many again. */
+	e->count = 0;
+	e->refuse_until = now + ad->viol_cooldown_ms;
+	char name[INET6_ADDRSTRLEN + 3];
+	peer_name(ip, name, sizeof(name));
+	ND_LOG_RATELIMITED(ND_LOG_WARN, TCP_LOG,
+			   "%s: %u access violations within %u s; refusing "
+			   "its connections for %u ms",
+			   name, ad->viol_limit, TCP_VIOLATION_WINDOW_MS / 1000,
+			   ad->viol_cooldown_ms);
+}
+
+bool tcp_peer_refused(struct tcp_adapter *ad, const struct sockaddr *peer,
+		      uint64_t now)
+{
+	struct tcp_peer_ip ip;
+	struct tcp_offender *e;
+
+	if (!ad->viol_limit)
+		return false;
+	tcp_peer_ip(peer, &ip);
+	e = offender_find(ad, &ip);
+	if (!e || now >= e->refuse_until)
+		return false;
+	ad->peer_refusals++;
+	return true;
+}
+
 /* --- progress thread ------------------------------------------------------- */
 
 static void dispatch(struct tcp_adapter *ad, uint64_t data, uint32_t events)
@@ -640,26 +756,33 @@ static void fill_info(struct nd_adapter_info *in)
 			    ND_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED;
 }
 
-/* A number of milliseconds from the environment, up to an hour (0 only
- * if allowed); anything else is refused with a warning and `dflt` kept. */
-static uint32_t env_ms(const char *name, uint32_t dflt, bool zero_ok)
+/* A number from lo to hi from the environment ("a number of `what`");
+ * anything else is refused with a warning and `dflt` kept. */
+static uint32_t env_num(const char *name, uint32_t dflt, uint32_t lo,
+			uint32_t hi, const char *what)
 {
 	const char *v = getenv(name);
 	char *end;
-	unsigned long ms;
+	unsigned long n;
 
 	if (!v)
 		return dflt;
 	errno = 0;
-	ms = strtoul(v, &end, 10);
-	if (errno || end == v || *end || ms > 3600000ul || (!ms && !zero_ok)) {
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || n < lo || n > hi) {
 		ND_WARN(TCP_LOG,
-			"%s=%s is not a number of milliseconds from %d to "
-			"3600000; using %u",
-			name, v, zero_ok ? 0 : 1, dflt);
+			"%s=%s is not a number of %s from %u to %u; "
+			"using %u",
+			name, v, what, lo, hi, dflt);
 		return dflt;
 	}
-	return (uint32_t)ms;
+	return (uint32_t)n;
+}
+
+/* Milliseconds, up to an hour (0 only if allowed). */
+static uint32_t env_ms(const char *name, uint32_t dflt, bool zero_ok)
+{
+	return env_num(name, dflt, zero_ok ? 0 : 1, 3600000u, "milliseconds");
 }
 
 static nd_status tcp_open_adapter(uint64_t adapter_id, struct nd_adapter **out)
@@ -677,6 +800,11 @@ static nd_status tcp_open_adapter(uint64_t adapter_id, struct nd_adapter **out)
 	ad->liveness_ms = env_ms("ND_TCP_TIMEOUT_MS", TCP_LIVENESS_MS, true);
 	ad->connect_ms =
 	    env_ms("ND_TCP_CONNECT_TIMEOUT_MS", TCP_CONNECT_WAIT_MS, false);
+	ad->viol_limit = env_num("ND_TCP_VIOLATION_LIMIT", TCP_VIOLATION_LIMIT,
+				 0, 1000000u, "access violations");
+	ad->viol_cooldown_ms = env_ms("ND_TCP_VIOLATION_COOLDOWN_MS",
+				      TCP_VIOLATION_COOLDOWN_MS, false);
+	ad->offender_key = tcp_random32();
 	if (ND_FAILED(tcp_grants_init(&ad->grants))) {
 		free(ad);
 		return ND_NO_MEMORY;

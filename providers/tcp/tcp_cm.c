@@ -347,7 +347,7 @@ static nd_status conn_connect(struct nd_connector_base *b,
 		memcpy(c->out_pdata, pdata, pdata_len);
 	c->out_pdata_len = pdata_len;
 	c->have_peer_data = false;
-	if (!tcp_qp_attach(qp, fd, TCP_QP_CONNECTING)) {
+	if (!tcp_qp_attach(qp, fd, TCP_QP_CONNECTING, dest)) {
 		close(fd);
 		c->state = TCP_CONN_CLOSED;
 		st = ND_INSUFFICIENT_RESOURCES;
@@ -444,7 +444,8 @@ static nd_status conn_accept(struct nd_connector_base *b,
 	qp->ird = ird;
 	qp->ord = ord;
 	qp->read_limit = ord ? ord : 1;
-	if (!tcp_qp_attach(qp, fd, TCP_QP_ACCEPTING)) {
+	if (!tcp_qp_attach(qp, fd, TCP_QP_ACCEPTING,
+			   (const struct sockaddr *)&c->peer)) {
 		close(fd);
 		c->state = TCP_CONN_CLOSED;
 		st = ND_INSUFFICIENT_RESOURCES;
@@ -993,6 +994,17 @@ void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 			    strerror(errno), TCP_ACCEPT_PAUSE_MS);
 			listener_back_off(l, now);
 			return;
+		}
+		if (tcp_peer_refused(l->ad, (struct sockaddr *)&ss, now)) {
+			/* Turned away at once, before reading anything: no
+			 * request, no descriptor kept, no REJECT (that would
+			 * wait for the CONNECT). Closed with a reset, so no
+			 * TIME_WAIT is left here per attempt; the peer's
+			 * Connect completes ND_CONNECTION_REFUSED. */
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			close(fd);
+			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct tcp_request *r = calloc(1, sizeof(*r));

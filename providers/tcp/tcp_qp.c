@@ -533,6 +533,17 @@ static void refuse(struct tcp_qp *qp, nd_status st)
 		tcp_qp_break(qp, ND_CANCELED);
 }
 
+/* A peer's READ or WRITE that no grant allows (a wrong token, or outside
+ * the grant or its rights): refused, and counted against the peer's
+ * address, whose listeners stop taking its connections for a while if it
+ * keeps guessing (tcp_violation). */
+static void refuse_access(struct tcp_qp *qp, const char *what)
+{
+	ND_LOG_RATELIMITED(ND_LOG_INFO, TCP_LOG, "remote %s refused", what);
+	tcp_violation(qp->ad, &qp->peer_ip);
+	refuse(qp, ND_ACCESS_VIOLATION);
+}
+
 static bool owe_ack(struct tcp_qp *qp)
 {
 	if (!resp_push(qp, TCP_RESP_ACK, 1)) {
@@ -626,8 +637,7 @@ static void on_header(struct tcp_qp *qp)
 	case TCP_F_WRITE:
 		m = tcp_mem_remote(qp->ad, h->token);
 		if (!mem_allows(qp, m, TCP_R_REMOTE_WRITE, h->addr, h->len)) {
-			ND_INFO(TCP_LOG, "remote write refused");
-			refuse(qp, ND_ACCESS_VIOLATION);
+			refuse_access(qp, "write");
 			return;
 		}
 		qp->rx_mem = m;
@@ -647,8 +657,7 @@ static void on_header(struct tcp_qp *qp)
 		}
 		m = tcp_mem_remote(qp->ad, h->token);
 		if (!mem_allows(qp, m, TCP_R_REMOTE_READ, h->addr, h->aux)) {
-			ND_INFO(TCP_LOG, "remote read refused");
-			refuse(qp, ND_ACCESS_VIOLATION);
+			refuse_access(qp, "read");
 			return;
 		}
 		if (!resp_push(qp, TCP_RESP_READ, 0)) {
@@ -1083,8 +1092,10 @@ static void set_liveness(int fd, uint32_t ms)
 			 strerror(errno));
 }
 
-bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state)
+bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state,
+		   const struct sockaddr *peer)
 {
+	tcp_peer_ip(peer, &qp->peer_ip);
 	set_liveness(fd, qp->ad->liveness_ms);
 	reset_stream(qp);
 	qp->pl.fd = fd;

@@ -9,7 +9,9 @@
 
 #include "conf_util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -46,9 +48,23 @@ bool recv_all(int fd, void *p, size_t n)
 
 int raw_connect(const struct sockaddr_storage *dest, uint32_t dest_len)
 {
+	return raw_connect_from(dest, dest_len, NULL);
+}
+
+int raw_connect_from(const struct sockaddr_storage *dest, uint32_t dest_len,
+		     const char *src)
+{
 	int fd = socket(dest->ss_family, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
+	if (src) {
+		struct sockaddr_in sin = {.sin_family = AF_INET};
+
+		assert_int_equal(dest->ss_family, AF_INET);
+		assert_int_equal(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+		assert_int_equal(
+		    bind(fd, (const struct sockaddr *)&sin, sizeof(sin)), 0);
+	}
 	assert_int_equal(connect(fd, (const struct sockaddr *)dest, dest_len),
 			 0);
 	return fd;

@@ -19,6 +19,10 @@ bool send_all(int fd, const void *p, size_t n);
 bool recv_all(int fd, void *p, size_t n);
 /* A TCP connection to dest; asserts success. */
 int raw_connect(const struct sockaddr_storage *dest, uint32_t dest_len);
+/* The same from the local IPv4 address `src` (e.g. "127.0.0.2": another
+ * source on loopback); NULL lets the kernel choose. */
+int raw_connect_from(const struct sockaddr_storage *dest, uint32_t dest_len,
+		     const char *src);
 /* The CONNECT frame (limits 8/8) and `len` bytes of private data. */
 void raw_connect_frame(struct tcp_hdr *h, uint32_t len);
 /* Whether the other end closed within timeout_ms (bytes before the end are

@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE   4096u
@@ -239,10 +240,11 @@ struct raw_conn {
 	struct nd_connector *c;
 };
 
-/* The target's listener accepts a raw peer onto a new QP (limits
- * `ird`/`ord` for Accept, the peer offering 8/8). */
-static void target_accept(struct target *g, uint32_t ird, uint32_t ord,
-			  struct raw_conn *rc)
+/* The target's listener accepts a raw peer connecting from `src` (NULL:
+ * the kernel's choice) onto a new QP (limits `ird`/`ord` for Accept, the
+ * peer offering 8/8). */
+static void target_accept_from(struct target *g, uint32_t ird, uint32_t ord,
+			       const char *src, struct raw_conn *rc)
 {
 	struct tc *t = g->lp.t;
 	struct nd_overlapped gov = {0}, aov = {0};
@@ -255,7 +257,7 @@ static void target_accept(struct target *g, uint32_t ird, uint32_t ord,
 			 ND_SUCCESS);
 	nd_status gst =
 	    nd_listener_get_connection_request(g->lp.l, rc->c, &gov);
-	rc->fd = raw_connect(&g->dest, g->dest_len);
+	rc->fd = raw_connect_from(&g->dest, g->dest_len, src);
 	raw_connect_frame(&h, 0);
 	assert_true(send_all(rc->fd, &h, sizeof(h)));
 	assert_int_equal(tc_wait_ov(g->lp.l, &gov, gst, TC_TIMEOUT_MS),
@@ -268,6 +270,12 @@ static void target_accept(struct target *g, uint32_t ird, uint32_t ord,
 	assert_true(send_all(rc->fd, &h, sizeof(h)));
 	assert_int_equal(tc_wait_ov(rc->c, &aov, ast, TC_TIMEOUT_MS),
 			 ND_SUCCESS);
+}
+
+static void target_accept(struct target *g, uint32_t ird, uint32_t ord,
+			  struct raw_conn *rc)
+{
+	target_accept_from(g, ird, ord, NULL, rc);
 }
 
 static void raw_close(struct raw_conn *rc)
@@ -688,10 +696,147 @@ static void test_forged_answers(void **state)
 	forged_answer(*state, F_NAK_UNUSED);
 }
 
+/*
+ * Access violations count against the peer's address. Here the limit is 4
+ * and the cooldown 1 s (violation_setup): after its fourth refused READ or
+ * WRITE, 127.0.0.1's next connection is closed at once, before its CONNECT
+ * is read, and never reaches the application; 127.0.0.2 (another source
+ * on loopback) is served meanwhile; after the cooldown 127.0.0.1 is served
+ * again.
+ */
+#define VIOLATION_LIMIT	   4
+#define VIOLATION_COOLDOWN 1000
+
+static int violation_setup(void **state)
+{
+	int rc;
+
+	setenv("ND_TCP_VIOLATION_LIMIT", "4", 1);
+	setenv("ND_TCP_VIOLATION_COOLDOWN_MS", "1000", 1);
+	rc = tc_setup(state);
+	unsetenv("ND_TCP_VIOLATION_LIMIT");
+	unsetenv("ND_TCP_VIOLATION_COOLDOWN_MS");
+	return rc;
+}
+
+/* test_hostile_peer makes access violations from 127.0.0.1 on purpose (9
+ * with its seed and ROUNDS, more with others): the per-peer limit must not
+ * turn its later rounds away. */
+static int unlimited_setup(void **state)
+{
+	int rc;
+
+	setenv("ND_TCP_VIOLATION_LIMIT", "0", 1);
+	rc = tc_setup(state);
+	unsetenv("ND_TCP_VIOLATION_LIMIT");
+	return rc;
+}
+
+/* A READ of 16 bytes of the region: served, the bytes as they are. */
+static void expect_read_served(struct target *g, struct raw_conn *c)
+{
+	struct tcp_hdr h;
+	uint8_t data[256];
+
+	raw_access(c->fd, TCP_F_READ, (uintptr_t)g->region,
+		   nd_mr_get_remote_token(g->mr), 16, 0);
+	assert_true(raw_answer(c->fd, &h, data, true));
+	assert_int_equal(h.type, TCP_F_READ_RESP);
+	assert_int_equal(h.len, 16);
+	assert_bytes(data, 0xa5, 16);
+}
+
+/* A connection from the kernel's choice of source the listener turns away:
+ * closed with no frame sent back, and no request for the application. */
+static void expect_turned_away(struct target *g)
+{
+	struct nd_connector *c;
+	struct nd_overlapped gov = {0};
+	struct tcp_hdr h;
+	char byte;
+
+	assert_int_equal(nd_adapter_create_connector(g->lp.t->ad, &c),
+			 ND_SUCCESS);
+	nd_status gst = nd_listener_get_connection_request(g->lp.l, c, &gov);
+	int fd = raw_connect(&g->dest, g->dest_len);
+	raw_connect_frame(&h, 0);
+	send_all(fd, &h, sizeof(h)); /* the reset may come first */
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	if (poll(&pfd, 1, TC_TIMEOUT_MS) != 1)
+		fail_msg("a refused peer's connection still open after %d ms",
+			 TC_TIMEOUT_MS);
+	ssize_t k = recv(fd, &byte, 1, 0);
+	if (k > 0)
+		fail_msg("a refused peer was answered");
+	assert_true(k == 0 || errno == ECONNRESET);
+	close(fd);
+	/* still waiting: the connection never became a request */
+	assert_int_equal(nd_cancel_overlapped(g->lp.l), ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(g->lp.l, &gov, gst, TC_TIMEOUT_MS),
+			 ND_CANCELED);
+	nd_connector_release(c);
+}
+
+static void test_violation_limit(void **state)
+{
+	struct target g;
+	struct raw_conn c;
+	struct timespec end;
+
+	target_open(*state, &g, RW_REGION, false);
+	if (g.dest.ss_family != AF_INET ||
+	    ((struct sockaddr_in *)&g.dest)->sin_addr.s_addr !=
+		htonl(INADDR_LOOPBACK)) {
+		target_close(&g);
+		TC_SKIP("needs the target on 127.0.0.1 (127.0.0.2 is the "
+			"other source)");
+	}
+	uint32_t token = nd_mr_get_remote_token(g.mr);
+
+	/* each violation costs a connection: a READ with a wrong token (the
+	 * only remote token of the adapter is the region's), a WRITE past
+	 * the region's end */
+	for (int i = 0; i < VIOLATION_LIMIT; i++) {
+		target_accept(&g, 4, 4, &c);
+		if (i % 2)
+			raw_access(c.fd, TCP_F_WRITE,
+				   (uintptr_t)g.region + PAGE - 8, token, 16,
+				   0x5a);
+		else
+			raw_access(c.fd, TCP_F_READ, (uintptr_t)g.region,
+				   token ^ 1, 16, 0);
+		expect_refused(c.fd);
+		assert_true(raw_closed_within(c.fd, TC_TIMEOUT_MS));
+		raw_close(&c);
+	}
+	/* The provider counted the last one before its NAK: the cooldown
+	 * ends before this. */
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += VIOLATION_COOLDOWN / 1000;
+	end.tv_nsec += VIOLATION_COOLDOWN % 1000 * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+
+	expect_turned_away(&g);
+	target_accept_from(&g, 4, 4, "127.0.0.2", &c);
+	expect_read_served(&g, &c);
+	raw_close(&c);
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL))
+		;
+	target_accept(&g, 4, 4, &c);
+	expect_read_served(&g, &c);
+	raw_close(&c);
+	assert_bytes(g.region, 0xa5, PAGE);
+	target_close(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_hostile_peer, tc_setup,
+	    cmocka_unit_test_setup_teardown(test_hostile_peer, unlimited_setup,
 					    tc_teardown),
 	    cmocka_unit_test_setup_teardown(test_silent_connections, tc_setup,
 					    tc_teardown),
@@ -705,6 +850,8 @@ int main(void)
 					    tc_teardown),
 	    cmocka_unit_test_setup_teardown(test_forged_answers, tc_setup,
 					    tc_teardown),
+	    cmocka_unit_test_setup_teardown(test_violation_limit,
+					    violation_setup, tc_teardown),
 	};
 	int rc;
 
