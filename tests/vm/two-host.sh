@@ -18,6 +18,12 @@ pingpong|nd-pingpong|54325|
 rping-write|nd-rping|54326|-w
 readlat|nd-readlat|54328|'
 common='-S 4096:65536 -n 50 -W 5 --check -t 60'
+# Then the faults suite's dead-link tests on tcp and on rxe0: VM A serves
+# the peers (nd-faults --serve), each of which sets A's end of the link
+# down when told and up again later; VM B runs the tests, whose TAP lines
+# become PASS/FAIL lines (a named skip stays a comment).
+faults=$build/tests/faults/nd-faults
+tap2pass='s/^ok [0-9]+ - (.*)/PASS faults dead link: \1/p; s/^not ok [0-9]+ - (.*)/FAIL faults dead link: \1/p'
 
 server="
 export LD_LIBRARY_PATH=$build/src ND_PROVIDERS=verbs
@@ -29,6 +35,12 @@ echo '$checks' | while IFS='|' read -r name tool port opt; do
   [ -n \"\$name\" ] || continue
   timeout 180 $build/examples/\$tool -s \$LINK_IP:\$port --wait 120 >/tmp/\$name.log 2>&1 &&
     pass \"\$name server\" || { cat /tmp/\$name.log; fail \"\$name server\"; }
+done
+for p in tcp verbs; do
+  ND_PROVIDERS=\$p ND_TEST_ADDR=\$LINK_IP \
+    ND_TEST_CUT_LINK=\"ip link set \$LINK_DEV down\" \
+    ND_TEST_RESTORE_LINK=\"ip link set \$LINK_DEV up\" \
+    timeout 600 $faults --serve || fail \"faults peers (\$p)\"
 done
 "
 client="
@@ -42,6 +54,14 @@ echo '$checks' | while IFS='|' read -r name tool port opt; do
   vm-retry 60 timeout 120 $build/examples/\$tool -c \$PEER_IP:\$port \$opt $common >/tmp/\$name.log 2>&1 &&
     { pass \"\$name client (data checked every iteration)\"; cat /tmp/\$name.log; } ||
     { cat /tmp/\$name.log; fail \"\$name client\"; }
+done
+for p in tcp verbs; do
+  ND_PROVIDERS=\$p ND_TEST_ADDR=\$LINK_IP ND_TEST_REMOTE_PEER=\$PEER_IP \
+    timeout 600 tests/conformance/tap.sh $faults >/tmp/faults-\$p.log 2>&1
+  rc=\$?
+  cat /tmp/faults-\$p.log
+  sed -nE \"$tap2pass\" /tmp/faults-\$p.log | sed \"s/: /: \$p: /\"
+  [ \$rc = 0 ] || fail \"faults dead link (\$p): exit \$rc\"
 done
 "
 exec tests/vm/run-two "$server" "$client"
