@@ -116,6 +116,10 @@ struct verbs_ring {
 	 * after every request is accounted for. Atomic (set under either
 	 * CQ's lock). */
 	uint32_t soft_cancelled;
+	/* A completion said the transport gave up (retries exhausted): the
+	 * progress thread ends the connection of the QP that owns this ring,
+	 * not of a later QP given the same number. Atomic. */
+	uint32_t transport_broken;
 };
 
 struct verbs_grave {

@@ -1269,7 +1269,11 @@ void verbs_cm_reap_broken(struct verbs_adapter *a)
 	pthread_mutex_lock(&a->cm_lock);
 	for (uint32_t i = 0; i < n; i++) {
 		struct verbs_conn *c = verbs_qpn_conn(a, qpns[i]);
-		if (!c || c->state != VC_CONNECTED)
+		/* QP numbers are reused: only the QP whose own ring saw the
+		 * completion is broken */
+		if (!c || c->state != VC_CONNECTED || !c->qp ||
+		    !__atomic_load_n(&c->qp->ring->transport_broken,
+				     __ATOMIC_ACQUIRE))
 			continue;
 		ND_INFO(VERBS_LOG,
 			"QP %u: the peer stopped answering (transport retries "

@@ -179,10 +179,13 @@ verbs_cqe_slow(struct verbs_cq *cq, uint64_t wr_id, uint32_t status,
 		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 		__atomic_add_fetch(&srq->completed, 1, __ATOMIC_RELEASE);
 	}
-	if (status == IBV_WC_RETRY_EXC_ERR ||
-	    status == IBV_WC_RNR_RETRY_EXC_ERR)
+	if (!(flags & VERBS_SLOT_SRQ) && (status == IBV_WC_RETRY_EXC_ERR ||
+					  status == IBV_WC_RNR_RETRY_EXC_ERR)) {
+		__atomic_store_n(&s->ring->transport_broken, 1,
+				 __ATOMIC_RELEASE);
 		verbs_transport_broken(cq->ad,
 				       cx ? ibv_wc_read_qp_num(cx) : qpn);
+	}
 	if (status == IBV_WC_SUCCESS && (flags & VERBS_SLOT_SWALLOW))
 		return 0;
 	verbs_result(r,
