@@ -33,20 +33,26 @@ static void nap(void)
 	nanosleep(&ts, NULL);
 }
 
-static void parse_addr(const char *a, struct sockaddr_storage *ss,
-		       uint32_t *len)
+bool tc_parse_addr(const char *a, struct sockaddr_storage *ss, uint32_t *len)
 {
+	memset(ss, 0, sizeof(*ss));
 	if (strchr(a, ':')) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 		s6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, a, &s6->sin6_addr), 1);
 		*len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-		s4->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, a, &s4->sin_addr), 1);
-		*len = sizeof(*s4);
+		return inet_pton(AF_INET6, a, &s6->sin6_addr) == 1;
 	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	s4->sin_family = AF_INET;
+	*len = sizeof(*s4);
+	return inet_pton(AF_INET, a, &s4->sin_addr) == 1;
+}
+
+static void parse_addr(const char *a, struct sockaddr_storage *ss,
+		       uint32_t *len)
+{
+	if (!tc_parse_addr(a, ss, len))
+		fail_msg("%s: not an IPv4 or IPv6 address", a);
 }
 
 /* ND_TEST_PEER_NETNS: a name under /run/netns (as `ip netns` makes them)

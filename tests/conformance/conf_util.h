@@ -71,6 +71,8 @@ struct tc_pair_cfg {
 bool tc_nothing_to_test(const char *program);
 /* Opens the adapters serving ND_TEST_ADDR and ND_TEST_PEER_ADDR (entering
  * ND_TEST_PEER_NETNS for the latter); false, saying why, if either fails. */
+/* An IPv4 or IPv6 address (port 0) into *ss; false if a is neither. */
+bool tc_parse_addr(const char *a, struct sockaddr_storage *ss, uint32_t *len);
 bool tc_open(struct tc *t);
 void tc_close(struct tc *t);
 /* cmocka setup and teardown: *state is a struct tc, opened (setup fails,

@@ -2302,33 +2302,19 @@ static int serve_main(void)
 {
 	const char *a = getenv("ND_TEST_ADDR");
 	struct sockaddr_storage ss;
+	uint32_t len;
 	int one = 1, lfd;
 
-	if (!a || !*a) {
-		fprintf(stderr, "nd-faults --serve: set ND_TEST_ADDR\n");
-		return 2;
-	}
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(a, ':')) {
-		ss.ss_family = AF_INET6;
-		if (inet_pton(AF_INET6, a,
-			      &((struct sockaddr_in6 *)&ss)->sin6_addr) != 1)
-			a = NULL;
-	} else {
-		ss.ss_family = AF_INET;
-		if (inet_pton(AF_INET, a,
-			      &((struct sockaddr_in *)&ss)->sin_addr) != 1)
-			a = NULL;
-	}
-	if (!a) {
-		fprintf(stderr, "nd-faults --serve: bad ND_TEST_ADDR\n");
+	if (!a || !tc_parse_addr(a, &ss, &len)) {
+		fprintf(stderr, "nd-faults --serve: ND_TEST_ADDR must be an "
+				"IPv4 or IPv6 address\n");
 		return 2;
 	}
 	set_port(&ss, FAULTS_CTL_PORT);
 	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 ||
 	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(lfd, (struct sockaddr *)&ss, ss_len(&ss)) || listen(lfd, 4)) {
+	    bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 4)) {
 		perror("nd-faults --serve: listening");
 		return 1;
 	}
@@ -2373,16 +2359,11 @@ static int serve_main(void)
 static bool parse_remote_peer(void)
 {
 	const char *a = getenv("ND_TEST_REMOTE_PEER");
-	void *dst;
+	uint32_t len;
 
 	if (!a || !*a)
 		return true;
-	memset(&remote_host, 0, sizeof(remote_host));
-	remote_host.ss_family = strchr(a, ':') ? AF_INET6 : AF_INET;
-	dst = remote_host.ss_family == AF_INET6
-		  ? (void *)&((struct sockaddr_in6 *)&remote_host)->sin6_addr
-		  : (void *)&((struct sockaddr_in *)&remote_host)->sin_addr;
-	if (inet_pton(remote_host.ss_family, a, dst) != 1) {
+	if (!tc_parse_addr(a, &remote_host, &len)) {
 		fprintf(stderr, "ND_TEST_REMOTE_PEER=%s: not an address\n", a);
 		return false;
 	}
