@@ -186,6 +186,9 @@ struct verbs_adapter {
 	 * (connect_blocks): their deadlines are checked by the progress
 	 * thread. Under cm_lock. */
 	struct verbs_attempt *attempts;
+	/* Connectors whose Accept waits for the peer's CompleteConnect:
+	 * their deadlines too. Under cm_lock. */
+	struct verbs_conn *accepting;
 
 	pthread_mutex_t broken_lock; /* a leaf: nothing is taken under it */
 	uint32_t broken[VERBS_BROKEN_MAX];
@@ -358,6 +361,10 @@ struct verbs_conn {
 	/* The attempt whose worker is inside rdma_connect on `id`, if any:
 	 * the id may not be destroyed before that call returns. */
 	struct verbs_attempt *attempt;
+	/* On the adapter's accepting list while an Accept waits for the
+	 * peer's CompleteConnect (under cm_lock); 0: not listed. */
+	struct verbs_conn *accept_next;
+	uint64_t accept_due; /* ms, CLOCK_MONOTONIC */
 };
 
 struct verbs_req {
@@ -452,9 +459,9 @@ nd_status verbs_create_connector(struct nd_adapter_base *ab,
 nd_status verbs_create_listener(struct nd_adapter_base *ab,
 				struct nd_listener **out);
 void verbs_cm_event(struct verbs_adapter *a);
-/* Progress thread: ends the Connects whose rdma_connect worker is past its
- * deadline (ND_IO_TIMEOUT). Returns the epoll timeout it needs (ms, -1:
- * none). */
+/* Progress thread: ends the Connects whose rdma_connect worker, and the
+ * Accepts whose peer's CompleteConnect, is past its deadline
+ * (ND_IO_TIMEOUT). Returns the epoll timeout it needs (ms, -1: none). */
 int verbs_cm_expire(struct verbs_adapter *a);
 /* QP released while linked: implicit disconnect. cm_lock held. */
 void verbs_conn_qp_closed(struct verbs_conn *c);

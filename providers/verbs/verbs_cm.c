@@ -34,8 +34,10 @@
  * request. With VERBS_ACK_TIMEOUT: about 3.8 s. */
 #define VERBS_RETRY	    6
 /* How long a Connect may wait for rdma_connect on a transport where it
- * blocks (connect_blocks) before it completes ND_IO_TIMEOUT: the tcp
- * provider's handshake bound. */
+ * blocks (connect_blocks), and an Accept for the peer's CompleteConnect,
+ * before it completes ND_IO_TIMEOUT: the tcp provider's handshake bound.
+ * (The IB CM itself waits for a missing RTU through all its REP retries,
+ * over a minute on rxe.) */
 #define VERBS_CONNECT_MS    10000
 
 /*
@@ -372,6 +374,36 @@ out:
 	return st;
 }
 
+/* Puts an Accept under the deadline the progress thread enforces
+ * (verbs_cm_expire), waking it if it had none to wait for. cm_lock held. */
+static void accept_list(struct verbs_conn *c)
+{
+	struct verbs_adapter *a = c->ad;
+	bool was_empty = !a->accepting;
+
+	c->accept_due = verbs_now_ms() + VERBS_CONNECT_MS;
+	c->accept_next = a->accepting;
+	a->accepting = c;
+	if (was_empty)
+		verbs_wake(a);
+}
+
+/* cm_lock held. */
+static void accept_unlist(struct verbs_conn *c)
+{
+	if (!c->accept_due)
+		return;
+	for (struct verbs_conn **pp = &c->ad->accepting; *pp;
+	     pp = &(*pp)->accept_next) {
+		if (*pp == c) {
+			*pp = c->accept_next;
+			break;
+		}
+	}
+	c->accept_next = NULL;
+	c->accept_due = 0;
+}
+
 static nd_status verbs_conn_accept(struct nd_connector_base *b,
 				   struct nd_qp_base *qpb, uint32_t in,
 				   uint32_t out, const void *pdata,
@@ -429,6 +461,7 @@ static nd_status verbs_conn_accept(struct nd_connector_base *b,
 	}
 	c->state = VC_ACCEPTING;
 	nd_ov_begin(&c->base.obj, ov, VK_ACCEPT, NULL);
+	accept_list(c);
 out:
 	pthread_mutex_unlock(&a->cm_lock);
 	puts_run(&p);
@@ -720,6 +753,7 @@ static void verbs_conn_close(struct nd_object *obj)
 	pthread_mutex_lock(&a->cm_lock);
 	conn_abort(c, &p);
 	conn_drop_id(c);
+	accept_unlist(c);
 	c->state = VC_CLOSED;
 	if (c->held) /* the application's handle is gone */
 		puts_add(&p, &c->held->base.obj);
@@ -734,13 +768,13 @@ static void verbs_conn_destroy(struct nd_object *obj)
 	struct verbs_adapter *a = c->ad;
 	struct verbs_puts p = {0};
 
-	if (c->id || c->qp) {
-		pthread_mutex_lock(&a->cm_lock);
-		conn_unlink_qp(c, &p);
-		conn_drop_id(c);
-		pthread_mutex_unlock(&a->cm_lock);
-		puts_run(&p);
-	}
+	/* Not shared any more, except with the accepting list's walk. */
+	pthread_mutex_lock(&a->cm_lock);
+	conn_unlink_qp(c, &p);
+	conn_drop_id(c);
+	accept_unlist(c);
+	pthread_mutex_unlock(&a->cm_lock);
+	puts_run(&p);
 	if (c->held)
 		nd_object_put(&c->held->base.obj);
 	free(c);
@@ -1220,6 +1254,33 @@ again:
 		cm_connect_failed(c, ND_IO_TIMEOUT, &p);
 		if (p.n + 1 >= sizeof(p.o) / sizeof(p.o[0])) {
 			/* the list may change once the lock is dropped */
+			pthread_mutex_unlock(&a->cm_lock);
+			puts_run(&p);
+			goto again;
+		}
+	}
+	for (struct verbs_conn **pp = &a->accepting; *pp;) {
+		struct verbs_conn *c = *pp;
+
+		if (c->state == VC_ACCEPTING && now < c->accept_due) {
+			uint64_t left = c->accept_due - now;
+			if (timeout < 0 || left < (uint64_t)timeout)
+				timeout = (int)left;
+			pp = &c->accept_next;
+			continue;
+		}
+		accept_unlist(c);
+		if (c->state != VC_ACCEPTING)
+			continue; /* it has its outcome */
+		ND_INFO(VERBS_LOG,
+			"accept: the peer did not complete the connection "
+			"within %d ms",
+			VERBS_CONNECT_MS);
+		/* Destroying the id rejects the connection, should the
+		 * peer's CompleteConnect still come. */
+		cm_accept_failed(c, ND_IO_TIMEOUT, &p);
+		conn_drop_id(c);
+		if (p.n + 1 >= sizeof(p.o) / sizeof(p.o[0])) {
 			pthread_mutex_unlock(&a->cm_lock);
 			puts_run(&p);
 			goto again;

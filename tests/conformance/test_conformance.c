@@ -787,7 +787,7 @@ static void test_private_data_limits(void **state)
 /*
  * A peer that connects and never completes (no CompleteConnect: a crashed
  * or hostile client) must not leave Accept pending forever: it ends within
- * the provider's handshake bound (tcp 10 s; docs/reliability.md), with
+ * the provider's handshake bound (10 s; docs/reliability.md), with
  * ND_IO_TIMEOUT, or ND_SUCCESS on a transport whose handshake has no third
  * step (iWARP: the connection is up once the peer's Connect completes).
  */
@@ -814,17 +814,6 @@ static void test_accept_without_complete_connect(void **state)
 			 ND_SUCCESS);
 	/* and now nothing: no CompleteConnect */
 	st = tc_wait_ov(p.pc, &aov, ast, 30000);
-	if (st == ND_PENDING && strcmp(id.provider, "verbs") == 0 &&
-	    strcmp(id.transport, "iWARP") != 0) {
-		/* Measured on rxe0: the CM's own wait for the RTU outlasts
-		 * this; a provider deadline, as tcp's, is still to come. */
-		print_message("# SKIP %s: KNOWN LIMITATION on %s: Accept still "
-			      "pending 30 s after the peer's Connect "
-			      "completed without CompleteConnect\n",
-			      __func__, id.transport);
-		tc_pair_fini(&p);
-		skip();
-	}
 	if (strcmp(id.transport, "iWARP") == 0)
 		assert_true(st == ND_SUCCESS || st == ND_IO_TIMEOUT);
 	else
