@@ -571,6 +571,9 @@ void tcp_qp_event(struct tcp_qp *qp, uint32_t events);
 /* Ends the connection: first in-flight request gets `status`, the rest and
  * every receive ND_CANCELED; the connector hears of it. Adapter locked. */
 void tcp_qp_break(struct tcp_qp *qp, nd_status status);
+/* A local Disconnect (or release, or Flush): acknowledges what the peer's
+ * Sends and Writes placed here, then breaks with ND_CANCELED. */
+void tcp_qp_disconnect(struct tcp_qp *qp);
 /* Takes ownership of fd, connected to `peer`, as the QP's connection;
  * adapter locked. */
 bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state,

@@ -611,7 +611,7 @@ static nd_status conn_disconnect(struct nd_connector_base *b,
 	tcp_lock(c->ad);
 	if (c->state == TCP_CONN_CONNECTED && c->qp) {
 		c->qp->disconnected = true; /* later posts: not connected */
-		tcp_qp_break(c->qp, ND_CANCELED);
+		tcp_qp_disconnect(c->qp);
 	} else if (c->state != TCP_CONN_DISCONNECTED)
 		st = ND_CONNECTION_INVALID;
 	c->state = st == ND_SUCCESS ? TCP_CONN_DISCONNECTED : c->state;
@@ -651,7 +651,7 @@ static void conn_close(struct nd_object *obj)
 	conn_abandon(c);
 	if (c->state == TCP_CONN_CONNECTED && c->qp) {
 		c->qp->disconnected = true; /* later posts: not connected */
-		tcp_qp_break(c->qp, ND_CANCELED);
+		tcp_qp_disconnect(c->qp);
 	}
 	release_qp(c);
 	if (c->bound_fd >= 0) {

@@ -255,6 +255,29 @@ void tcp_qp_break(struct tcp_qp *qp, nd_status status)
 		tcp_conn_on_break(qp->conn, status);
 }
 
+/*
+ * An ACK owed for frames the peer sent waits for our next frame or poll
+ * (tcp_qp_drive), so a Disconnect right after a receive completed would
+ * take it down with the socket, and the peer's Send, delivered and
+ * reported here, would complete ND_CANCELED there. A device acknowledges
+ * before the receiver even sees its completion; so do we, before the
+ * socket goes: at a frame boundary only, and only what the socket takes
+ * now (a partly written ACK would be a broken frame, and a full socket
+ * means the connection is going down in pieces anyway).
+ */
+void tcp_qp_disconnect(struct tcp_qp *qp)
+{
+	if (qp->state == TCP_QP_CONNECTED && qp->pl.fd >= 0 && !qp->tx_busy &&
+	    qp->resp_count && qp->resp[qp->resp_head].kind == TCP_RESP_ACK) {
+		struct tcp_hdr h;
+		tcp_wire_fill(&h, TCP_F_ACK, 0, 0, 0, 0,
+			      qp->resp[qp->resp_head].count);
+		(void)!send(qp->pl.fd, &h, sizeof(h),
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	tcp_qp_break(qp, ND_CANCELED);
+}
+
 /* --- transmit ---------------------------------------------------------- */
 
 static bool resp_push(struct tcp_qp *qp, uint8_t kind, uint32_t count)
@@ -1418,7 +1441,7 @@ static nd_status qp_flush(struct nd_qp_base *b)
 	tcp_lock(ad);
 	if (qp->conn) /* a Connect or Accept in progress ends ND_CANCELED */
 		qp->conn->qp_flushed = true;
-	tcp_qp_break(qp, ND_CANCELED);
+	tcp_qp_disconnect(qp);
 	flush_rq(qp);
 	tcp_unlock(ad);
 	return ND_SUCCESS;
