@@ -6,15 +6,21 @@
  * the spec names; one unexpected status (a Send flushed on a connection
  * just accepted, an Accept aborted) fails the run.
  *
+ * Two processes, as in NetworkDirect's test: this one serves, a child
+ * (nd-churn --clients) connects, each with its own adapter.
+ *
  * Server: CHURN_WORKERS threads share one listener, each keeping one
  * GetConnectionRequest outstanding; per request a QP (depth 1, 1 SGE), a
  * 4 KiB receive, Accept, NotifyDisconnect; when the receive completes the
  * same bytes go back in a Send, then Disconnect. Client: CHURN_WORKERS
- * threads, each with up to ND_CHURN_INFLIGHT connections in flight: QP, a
- * 4 KiB receive, Connect (inbound read limit 6, outbound 0),
- * CompleteConnect, NotifyDisconnect, a 4 KiB Send; once the echo is back
- * and checked, Disconnect. Each thread owns its CQ and connections, and
- * polls; nothing is shared but the listener and the adapters.
+ * threads, each with up to ND_CHURN_INFLIGHT connections in flight: Bind
+ * (ND_TEST_ADDR, port 0), QP, a 4 KiB receive, Connect (inbound read limit 6, outbound 0),
+ * CompleteConnect, NotifyDisconnect, a 4 KiB Send, and the echo checked.
+ * Then one side disconnects, the client on even connections and the
+ * server on odd ones (once its Send completed), and the other waits for
+ * its NotifyDisconnect to complete before it calls Disconnect too. Each
+ * thread owns its CQ and connections, and polls; nothing is shared but
+ * the listener and the adapters.
  *
  * Runs until ND_CHURN_SECONDS (default 5) have passed or
  * ND_CHURN_CONNECTIONS (default: no limit) connections have completed,
@@ -29,11 +35,21 @@
 
 #include "conf_util.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+extern char **environ;
 
 #define CHURN_WORKERS  2    /* threads on each side */
 #define CHURN_MSG      4096 /* bytes each way */
@@ -53,6 +69,7 @@ enum step {
 	ST_CONNECT, /* client: Connect outstanding */
 	ST_SETUP,   /* Accept / CompleteConnect outstanding */
 	ST_DATA,    /* connected: the message each way */
+	ST_PEER,    /* data done: waiting for the peer's disconnect */
 	ST_DISC,    /* Disconnect outstanding */
 	ST_DEAD,    /* failed: never reused (its requests may still end) */
 };
@@ -92,7 +109,7 @@ struct churn {
 	struct nd_listener *l;
 	struct sockaddr_storage dest;
 	uint32_t dest_len;
-	uint32_t inflight;
+	uint32_t inflight;  /* per client thread */
 	uint64_t max_conns; /* 0: no limit */
 	uint64_t start_ms;
 	uint64_t run_ms;
@@ -100,13 +117,14 @@ struct churn {
 	uint32_t next_id;
 	uint64_t clients_done;
 	int stop_starting; /* clients start no new connection */
-	int clients_left;  /* client threads still running */
+	int clients_left;  /* client threads running; server: 1 while the
+			    * client process runs */
 	int failed;
 	/* reports, under lock */
 	pthread_mutex_t lock;
 	unsigned nreports;
 	char reports[MAX_REPORTS][200];
-	struct worker w[2 * CHURN_WORKERS];
+	struct worker w[CHURN_WORKERS]; /* this process's side */
 };
 
 static uint64_t now_ms(void)
@@ -144,8 +162,8 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 static const char *step_name[] = {
     [ST_FREE] = "free",	      [ST_GCR] = "GetConnectionRequest",
     [ST_CONNECT] = "Connect", [ST_SETUP] = "Accept/CompleteConnect",
-    [ST_DATA] = "data",	      [ST_DISC] = "Disconnect",
-    [ST_DEAD] = "failed",
+    [ST_DATA] = "data",	      [ST_PEER] = "NotifyDisconnect",
+    [ST_DISC] = "Disconnect", [ST_DEAD] = "failed",
 };
 
 /* Records a failure of connection k (the first few are reported). */
@@ -247,6 +265,14 @@ static void client_start(struct conn *k)
 	st = nd_adapter_create_connector(k->w->ad, &k->c);
 	if (st != ND_SUCCESS) {
 		failf(k, "CreateConnector: %s", nd_strerror(st));
+		conn_dead(k);
+		return;
+	}
+	/* bound first, as ND's samples and tools do */
+	st = nd_connector_bind(k->c, (struct sockaddr *)&ch->t->addr,
+			       ch->t->addr_len);
+	if (st != ND_SUCCESS) {
+		failf(k, "Bind: %s", nd_strerror(st));
 		conn_dead(k);
 		return;
 	}
@@ -437,8 +463,13 @@ static void conn_result(struct conn *k, const struct nd_result *r)
 		k->send_done = true;
 	}
 	k->since = now_ms();
-	if (k->recv_done && k->send_done)
-		conn_disconnect(k);
+	if (k->recv_done && k->send_done) {
+		bool client_closes = (k->id & 1) == 0;
+		if (k->w->server != client_closes)
+			conn_disconnect(k);
+		else
+			step_to(k, ST_PEER);
+	}
 }
 
 /* Moves k along as far as its requests allow. */
@@ -455,7 +486,9 @@ static void conn_progress(struct conn *k, bool *moved)
 		if (!ov_done(&k->ov, k->w->ch->l, &st))
 			break;
 		*moved = true;
-		if (st == ND_CANCELED && k->w->ch->clients_left == 0) {
+		if (st == ND_CANCELED &&
+		    !__atomic_load_n(&k->w->ch->clients_left,
+				     __ATOMIC_ACQUIRE)) {
 			conn_end(k); /* the run is over */
 			k->w->gcr_outstanding = false;
 		} else if (st != ND_SUCCESS) {
@@ -495,6 +528,17 @@ static void conn_progress(struct conn *k, bool *moved)
 			break;
 		}
 		conn_established(k);
+		break;
+	case ST_PEER:
+		if (!ov_done(&k->ov_nd, k->c, &st))
+			break;
+		*moved = true;
+		if (st != ND_SUCCESS) {
+			failf(k, "NotifyDisconnect: %s", nd_strerror(st));
+			conn_dead(k);
+			break;
+		}
+		conn_disconnect(k);
 		break;
 	case ST_DISC:
 		if (!ov_done(&k->ov_disc, k->c, &st))
@@ -590,20 +634,19 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void worker_init(struct churn *ch, struct worker *w, bool server,
-			unsigned index)
+static void worker_init(struct churn *ch, struct worker *w,
+			struct nd_adapter *ad, bool server, unsigned index)
 {
-	struct tc *t = ch->t;
 	uint32_t cqd;
 
 	w->ch = ch;
 	w->server = server;
 	w->index = index;
-	w->ad = server ? tc_peer_adapter(t) : t->ad;
+	w->ad = ad;
 	w->nslots = server ? SERVER_SLOTS : ch->inflight;
 	cqd = 2 * w->nslots + 16;
-	if (cqd > t->info.max_completion_queue_depth)
-		cqd = t->info.max_completion_queue_depth;
+	if (cqd > ch->t->info.max_completion_queue_depth)
+		cqd = ch->t->info.max_completion_queue_depth;
 	assert_int_equal(nd_adapter_create_cq(w->ad, cqd, 0, 0, &w->cq),
 			 ND_SUCCESS);
 	w->buf = tc_alloc(2 * CHURN_MSG * w->nslots);
@@ -626,14 +669,9 @@ static void worker_fini(struct worker *w)
 	assert_int_equal(nd_cq_release(w->cq), ND_SUCCESS);
 }
 
-static void test_connection_churn(void **state)
+static struct churn *churn_new(struct tc *t)
 {
 	struct churn *ch = calloc(1, sizeof(*ch));
-	struct tc *t = *state;
-	struct tc_pair lp = {.t = t};
-	uint64_t seconds = env_u64("ND_CHURN_SECONDS", 5);
-	uint64_t began, total;
-	double s;
 
 	assert_non_null(ch);
 	ch->t = t;
@@ -641,60 +679,203 @@ static void test_connection_churn(void **state)
 	if (ch->inflight == 0 || ch->inflight > MAX_INFLIGHT)
 		ch->inflight = 4;
 	ch->max_conns = env_u64("ND_CHURN_CONNECTIONS", 0);
-	ch->run_ms = seconds * 1000;
+	ch->run_ms = env_u64("ND_CHURN_SECONDS", 5) * 1000;
 	pthread_mutex_init(&ch->lock, NULL);
-	tc_listen_backlog(&lp, 0, &ch->dest, &ch->dest_len);
-	ch->l = lp.l;
-	for (unsigned i = 0; i < 2 * CHURN_WORKERS; i++)
-		worker_init(ch, &ch->w[i], i < CHURN_WORKERS,
-			    i % CHURN_WORKERS);
-	ch->clients_left = CHURN_WORKERS;
-	ch->start_ms = began = now_ms();
-	for (unsigned i = 0; i < 2 * CHURN_WORKERS; i++)
+	return ch;
+}
+
+static void workers_start(struct churn *ch, struct nd_adapter *ad, bool server)
+{
+	ch->start_ms = now_ms();
+	for (unsigned i = 0; i < CHURN_WORKERS; i++) {
+		worker_init(ch, &ch->w[i], ad, server, i);
 		assert_int_equal(
 		    pthread_create(&ch->w[i].th, NULL, worker_main, &ch->w[i]),
 		    0);
-	/* run, then let what is in flight finish */
+	}
+}
+
+static void workers_end(struct churn *ch)
+{
+	for (unsigned i = 0; i < CHURN_WORKERS; i++)
+		pthread_join(ch->w[i].th, NULL);
+	for (unsigned i = 0; i < CHURN_WORKERS; i++)
+		worker_fini(&ch->w[i]);
+}
+
+/* --- the client process -------------------------------------------------- */
+
+static struct churn *client_churn;
+
+static void client_stop(int sig)
+{
+	(void)sig;
+	__atomic_store_n(&client_churn->stop_starting, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * nd-churn --clients ADDR PORT: the client side, in a process of its own
+ * as in NetworkDirect's test (its own adapter, progress thread and CM
+ * channel). Reports on stdout: failures as "# " lines, then "done N".
+ * SIGTERM stops it starting connections.
+ */
+static int clients_main(const char *addr, const char *port)
+{
+	struct tc t;
+	struct churn *ch;
+	uint64_t began;
+	bool ok = true;
+
+	if (nd_startup() != ND_SUCCESS || !tc_open(&t)) {
+		printf("# client: no adapter for ND_TEST_ADDR\n");
+		return 1;
+	}
+	ch = churn_new(&t);
+	if (!tc_parse_addr(addr, &ch->dest, &ch->dest_len)) {
+		printf("# client: %s: not an address\n", addr);
+		return 1;
+	}
+	((struct sockaddr_in *)&ch->dest)->sin_port =
+	    htons((uint16_t)atoi(port));
+	client_churn = ch;
+	signal(SIGTERM, client_stop);
+	ch->clients_left = CHURN_WORKERS;
+	workers_start(ch, t.ad, false);
+	began = ch->start_ms;
 	for (;;) {
 		uint64_t done =
 		    __atomic_load_n(&ch->clients_done, __ATOMIC_RELAXED);
 		if (now_ms() - began >= ch->run_ms ||
 		    (ch->max_conns && done >= ch->max_conns) ||
-		    __atomic_load_n(&ch->failed, __ATOMIC_RELAXED))
+		    __atomic_load_n(&ch->failed, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&ch->stop_starting, __ATOMIC_RELAXED))
 			break;
 		struct timespec ts = {0, 50 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	__atomic_store_n(&ch->stop_starting, 1, __ATOMIC_RELAXED);
-	s = (double)(now_ms() - began) / 1000.0;
-	/* the clients end; then the servers cancel their last GCRs */
 	while (__atomic_load_n(&ch->clients_left, __ATOMIC_ACQUIRE) > 0) {
-		if (now_ms() - began > ch->run_ms + DRAIN_BOUND_MS)
-			fail_msg("clients still running %u s after the run",
-				 DRAIN_BOUND_MS / 1000);
+		if (now_ms() - began > ch->run_ms + DRAIN_BOUND_MS) {
+			printf("# client: connections still in flight %u s "
+			       "after the run\n",
+			       DRAIN_BOUND_MS / 1000);
+			ok = false;
+			break;
+		}
 		nap();
 	}
-	for (unsigned i = 0; i < 2 * CHURN_WORKERS; i++)
-		pthread_join(ch->w[i].th, NULL);
-	total = ch->clients_done;
+	if (ok)
+		workers_end(ch);
+	for (unsigned i = 0; i < ch->nreports; i++)
+		printf("# %s\n", ch->reports[i]);
+	printf("done %llu %.1f\n", (unsigned long long)ch->clients_done,
+	       (double)(now_ms() - began) / 1000.0);
+	fflush(stdout);
+	if (ok) {
+		tc_close(&t);
+		nd_cleanup();
+	}
+	return ok && !ch->failed ? 0 : 1;
+}
+
+/* --- the test: the server side here, the clients in a child ------------- */
+
+static pid_t spawn_clients(struct churn *ch, int *out_fd)
+{
+	char addr[INET6_ADDRSTRLEN], port[8];
+	const void *ip =
+	    ch->dest.ss_family == AF_INET6
+		? (const void *)&((struct sockaddr_in6 *)&ch->dest)->sin6_addr
+		: (const void *)&((struct sockaddr_in *)&ch->dest)->sin_addr;
+	char *argv[] = {"nd-churn", "--clients", addr, port, NULL};
+	posix_spawn_file_actions_t fa;
+	int pfd[2];
+	pid_t pid;
+
+	assert_non_null(inet_ntop(ch->dest.ss_family, ip, addr, sizeof(addr)));
+	snprintf(port, sizeof(port), "%u",
+		 ntohs(((struct sockaddr_in *)&ch->dest)->sin_port));
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	assert_int_equal(
+	    posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	*out_fd = pfd[0];
+	return pid;
+}
+
+static void test_connection_churn(void **state)
+{
+	struct tc *t = *state;
+	struct churn *ch = churn_new(t);
+	struct tc_pair lp = {.t = t};
+	char out[4096];
+	size_t got = 0;
+	unsigned long long total = 0;
+	double secs = 0;
+	bool stopped = false;
+	int fd, ws;
+	pid_t pid;
+
+	tc_listen_backlog(&lp, 0, &ch->dest, &ch->dest_len);
+	ch->l = lp.l;
+	ch->clients_left = 1; /* the client process */
+	workers_start(ch, tc_peer_adapter(t), true);
+	pid = spawn_clients(ch, &fd);
+	/* the client's report, until it exits; a failure here stops it */
+	for (;;) {
+		struct pollfd pf = {fd, POLLIN, 0};
+		ssize_t n;
+
+		if (!stopped &&
+		    __atomic_load_n(&ch->failed, __ATOMIC_RELAXED)) {
+			kill(pid, SIGTERM);
+			stopped = true;
+		}
+		if (now_ms() - ch->start_ms >
+		    ch->run_ms + DRAIN_BOUND_MS + 30000) {
+			kill(pid, SIGKILL);
+			fail_msg("the client process did not end");
+		}
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		n = read(fd, out + got, sizeof(out) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(out) - 1)
+			break;
+	}
+	out[got] = 0;
+	close(fd);
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	__atomic_store_n(&ch->clients_left, 0, __ATOMIC_RELEASE);
+	workers_end(ch);
+	assert_int_equal(nd_listener_release(ch->l), ND_SUCCESS);
+
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		if (sscanf(line, "done %llu %lf", &total, &secs) == 2)
+			continue;
+		print_message("%s (client process)\n", line);
+	}
 	print_message("# %llu connections in %.1f s (%.0f/s), %u client "
 		      "threads with %u in flight each, %u server threads\n",
-		      (unsigned long long)total, s, (double)total / s,
+		      total, secs, secs > 0 ? (double)total / secs : 0.0,
 		      CHURN_WORKERS, ch->inflight, CHURN_WORKERS);
 	for (unsigned i = 0; i < ch->nreports; i++)
 		print_message("# %s\n", ch->reports[i]);
-	for (unsigned i = 0; i < 2 * CHURN_WORKERS; i++)
-		worker_fini(&ch->w[i]);
-	assert_int_equal(nd_listener_release(ch->l), ND_SUCCESS);
-	if (ch->failed)
-		fail_msg("unexpected statuses under churn (first %u above)",
-			 ch->nreports);
+	if (ch->failed || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		fail_msg("unexpected statuses under churn (above; client "
+			 "process status %#x)",
+			 ws);
 	assert_true(total > 0);
 	pthread_mutex_destroy(&ch->lock);
 	free(ch);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_connection_churn, tc_setup,
@@ -702,6 +883,8 @@ int main(void)
 	};
 	int rc;
 
+	if (argc == 4 && strcmp(argv[1], "--clients") == 0)
+		return clients_main(argv[2], argv[3]);
 	if (tc_nothing_to_test("churn"))
 		return 0;
 	if (nd_startup() != ND_SUCCESS) {
