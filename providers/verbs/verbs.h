@@ -396,6 +396,9 @@ struct verbs_listener {
 
 /* errno -> status for slow-path verbs/rdma_cm failures. */
 nd_status verbs_errno_status(int err);
+/* The status of a device that refused to create an object (CQ, QP, SRQ)
+ * whose arguments the core already checked. */
+nd_status verbs_create_status(int err);
 /* Queue a cm_id for destruction by the progress thread. cm_lock held. */
 void verbs_doom_id(struct verbs_adapter *a, struct rdma_cm_id *id);
 /* CLOCK_MONOTONIC in milliseconds: the provider's deadlines. */

@@ -609,12 +609,12 @@ nd_status verbs_create_cq(struct nd_adapter_base *ab, uint32_t depth,
 	if (!cq->cq)
 		cq->cq = ibv_create_cq(a->ctx, (int)depth, cq, a->comp_ch, vec);
 	if (!cq->cq) {
-		nd_status st = verbs_errno_status(errno);
+		nd_status st = verbs_create_status(errno);
 		ND_ERR(VERBS_LOG, "ibv_create_cq(%u): %s", depth,
 		       strerror(errno));
 		pthread_mutex_destroy(&cq->lock);
 		free(cq);
-		return st == ND_INVALID_PARAMETER ? ND_INVALID_PARAMETER_3 : st;
+		return st;
 	}
 	nd_object_init(&cq->base.obj, ND_OBJ_CQ,
 		       cq->cqx ? &verbs_cq_fast_ex : &verbs_cq_fast_wc,

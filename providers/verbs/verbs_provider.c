@@ -117,6 +117,20 @@ nd_status verbs_errno_status(int err)
 	}
 }
 
+/*
+ * A device that refuses an object whose arguments are within the limits it
+ * reported has run out of something, whatever errno it says it with: rxe
+ * EINVAL past a count, siw ENOSPC or ENOMEM, a library's EOPNOTSUPP from a
+ * path it could not take. ND's status for that is
+ * ND_INSUFFICIENT_RESOURCES; only a device that is gone is told apart.
+ */
+nd_status verbs_create_status(int err)
+{
+	nd_status st = verbs_errno_status(err);
+
+	return st == ND_DEVICE_REMOVED ? st : ND_INSUFFICIENT_RESOURCES;
+}
+
 /* ---------------------------------------------------------------------------
  * Address discovery
  */

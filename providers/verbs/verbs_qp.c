@@ -1075,9 +1075,7 @@ nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
 		       "inline %u): %s",
 		       rq_depth, sq_depth, max_recv_sge, max_send_sge,
 		       inline_size, strerror(errno));
-		st = verbs_errno_status(errno);
-		if (st == ND_INVALID_PARAMETER || st == ND_UNSUCCESSFUL)
-			st = ND_INSUFFICIENT_RESOURCES;
+		st = verbs_create_status(errno);
 		free(qp);
 		return st;
 	}
@@ -1360,14 +1358,13 @@ nd_status verbs_create_srq(struct nd_adapter_base *ab, uint32_t depth,
 	ia.attr.max_sge = max_sge ? max_sge : 1;
 	srq->srq = ibv_create_srq(a->pd, &ia);
 	if (!srq->srq) {
-		nd_status st = verbs_errno_status(errno);
+		nd_status st = verbs_create_status(errno);
 		ND_ERR(VERBS_LOG, "ibv_create_srq(%u, %u): %s", depth, max_sge,
 		       strerror(errno));
 		free(srq->slots);
 		pthread_mutex_destroy(&srq->lock);
 		free(srq);
-		return st == ND_INVALID_PARAMETER ? ND_INSUFFICIENT_RESOURCES
-						  : st;
+		return st;
 	}
 	srq->cap = ia.attr.max_wr > depth ? ia.attr.max_wr : depth;
 	nd_object_init(&srq->base.obj, ND_OBJ_SRQ, &verbs_srq_fast,

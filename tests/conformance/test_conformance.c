@@ -2021,6 +2021,81 @@ static void test_bound_connectors_share_ports(void **state)
 		fail_msg("%s", f.msg);
 }
 
+/*
+ * Running out of a device resource is ND_INSUFFICIENT_RESOURCES (or
+ * ND_NO_MEMORY), whatever errno the device used: siw0 refused QPs with
+ * ENOSPC, which came out as ND_NOT_SUPPORTED (issue 17, defect 7). CQs
+ * and then QPs, up to RESOURCE_TRIES of each; where the device refuses
+ * one, releasing one makes room for another. The depths stay below the
+ * largest (rxe and siw map every queue into the process: 256 of their
+ * largest CQs do not fit in the VM's memory, which the OOM killer, not
+ * the device, then says).
+ */
+#define RESOURCE_TRIES 256
+
+static bool resource_status(nd_status st)
+{
+	return st == ND_INSUFFICIENT_RESOURCES || st == ND_NO_MEMORY;
+}
+
+static void test_resource_exhaustion_status(void **state)
+{
+	struct tc *t = *state;
+	struct nd_cq **cq = calloc(RESOURCE_TRIES, sizeof(*cq));
+	struct nd_qp **qp = calloc(RESOURCE_TRIES, sizeof(*qp));
+	uint32_t qd = min_u32(t->info.max_initiator_queue_depth, 1024);
+	uint32_t rd = min_u32(t->info.max_receive_queue_depth, 1024);
+	uint32_t cd = min_u32(t->info.max_completion_queue_depth, 4096);
+	nd_status st = ND_SUCCESS;
+	int ncq = 0, nqp = 0;
+
+	assert_non_null(cq);
+	assert_non_null(qp);
+	while (ncq < RESOURCE_TRIES &&
+	       (st = nd_adapter_create_cq(t->ad, cd, 0, 0, &cq[ncq])) ==
+		   ND_SUCCESS)
+		ncq++;
+	print_message("# %d CQs of depth %u%s%s\n", ncq, cd,
+		      st == ND_SUCCESS ? "" : ", then ",
+		      st == ND_SUCCESS ? "" : nd_strerror(st));
+	if (st != ND_SUCCESS) {
+		if (!resource_status(st))
+			fail_msg("CQ %d: %s", ncq + 1, nd_strerror(st));
+		assert_true(ncq > 0);
+		assert_int_equal(nd_cq_release(cq[--ncq]), ND_SUCCESS);
+		assert_int_equal(
+		    nd_adapter_create_cq(t->ad, cd, 0, 0, &cq[ncq]),
+		    ND_SUCCESS);
+		ncq++;
+	}
+	/* keep one CQ, for the QPs */
+	while (ncq > 1)
+		assert_int_equal(nd_cq_release(cq[--ncq]), ND_SUCCESS);
+	while (nqp < RESOURCE_TRIES &&
+	       (st = nd_adapter_create_qp(t->ad, cq[0], cq[0], NULL, rd, qd, 1,
+					  1, 0, &qp[nqp])) == ND_SUCCESS)
+		nqp++;
+	print_message("# %d QPs of depths %u/%u%s%s\n", nqp, rd, qd,
+		      st == ND_SUCCESS ? "" : ", then ",
+		      st == ND_SUCCESS ? "" : nd_strerror(st));
+	if (st != ND_SUCCESS) {
+		if (!resource_status(st))
+			fail_msg("QP %d: %s", nqp + 1, nd_strerror(st));
+		assert_true(nqp > 0);
+		assert_int_equal(nd_qp_release(qp[--nqp]), ND_SUCCESS);
+		assert_int_equal(nd_adapter_create_qp(t->ad, cq[0], cq[0], NULL,
+						      rd, qd, 1, 1, 0,
+						      &qp[nqp]),
+				 ND_SUCCESS);
+		nqp++;
+	}
+	while (nqp > 0)
+		assert_int_equal(nd_qp_release(qp[--nqp]), ND_SUCCESS);
+	assert_int_equal(nd_cq_release(cq[0]), ND_SUCCESS);
+	free(qp);
+	free(cq);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tc_setup, tc_teardown)
 
 int main(void)
@@ -2061,6 +2136,7 @@ int main(void)
 	    T(test_violation_released_region),
 	    T(test_bound_port_reused),
 	    T(test_bound_connectors_share_ports),
+	    T(test_resource_exhaustion_status),
 	    T(test_large_write_read_only),
 	    T(test_large_write_past_end),
 	    T(test_large_send_no_receive),
