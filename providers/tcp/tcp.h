@@ -442,8 +442,9 @@ struct tcp_connector {
 	uint32_t peer_ird, peer_ord; /* as the peer offered them */
 	uint32_t my_ird, my_ord;
 	bool have_peer_data;
-	bool closing;	 /* released or cancelled: the core completes */
-	bool qp_flushed; /* the QP was flushed or released mid-connect */
+	bool closing;	       /* released or cancelled: the core completes */
+	bool qp_flushed;       /* the QP was flushed or released mid-connect */
+	bool app_disconnected; /* the application called Disconnect */
 	uint8_t out_pdata[TCP_MAX_CALLER_DATA]; /* ours, for CONNECT */
 	uint32_t out_pdata_len;
 };

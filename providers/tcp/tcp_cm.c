@@ -238,8 +238,10 @@ void tcp_conn_on_break(struct tcp_connector *c, nd_status status)
 		finish(c, TCP_OV_CONNECT, st);
 		break;
 	case TCP_CONN_REPLIED:
+		/* had its reply: a connector used, as on verbs (a second
+		 * Connect is ND_CONNECTION_ACTIVE) */
 		release_qp(c);
-		c->state = TCP_CONN_CLOSED;
+		c->state = TCP_CONN_DISCONNECTED;
 		break;
 	case TCP_CONN_ACCEPTING:
 		release_qp(c);
@@ -320,11 +322,14 @@ static nd_status conn_connect(struct nd_connector_base *b,
 	case TCP_CONN_CLOSED:
 		break;
 	case TCP_CONN_REQUEST:
-	case TCP_CONN_DISCONNECTED:
 		st = ND_CONNECTION_INVALID;
 		goto out;
 	default:
-		st = ND_CONNECTION_ACTIVE;
+		/* a connection in progress or had, and not ended by the
+		 * application: as on verbs, one answer whatever the peer's
+		 * timing */
+		st = c->app_disconnected ? ND_CONNECTION_INVALID
+					 : ND_CONNECTION_ACTIVE;
 		goto out;
 	}
 	if (qp->state != TCP_QP_IDLE || qp->conn) {
@@ -630,6 +635,8 @@ static nd_status conn_disconnect(struct nd_connector_base *b,
 
 	(void)ov;
 	tcp_lock(c->ad);
+	if (c->state == TCP_CONN_CONNECTED || c->state == TCP_CONN_DISCONNECTED)
+		c->app_disconnected = true;
 	if (c->state == TCP_CONN_CONNECTED && c->qp) {
 		c->qp->disconnected = true; /* later posts: not connected */
 		tcp_qp_disconnect(c->qp);

@@ -345,8 +345,9 @@ struct verbs_conn {
 	struct rdma_cm_id *id;
 	int state;
 	bool active;
-	bool iw_established; /* iWARP: the QP is RTS since the reply */
-	struct verbs_qp *qp; /* referenced while linked */
+	bool iw_established;   /* iWARP: the QP is RTS since the reply */
+	bool app_disconnected; /* the application called Disconnect */
+	struct verbs_qp *qp;   /* referenced while linked */
 	/* The QP last unlinked, still referenced until the connector goes or
 	 * unlinks another: a QP handle stays valid while its connector does
 	 * (as on tcp), even after the connection ended. */

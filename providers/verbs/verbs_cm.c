@@ -290,12 +290,16 @@ static nd_status verbs_conn_connect(struct nd_connector_base *b,
 		c->iw_established = false;
 		c->state = VC_IDLE;
 		break;
-	case VC_DISCONNECTED:
 	case VC_CLOSED:
 		st = ND_CONNECTION_INVALID;
 		goto out;
 	default:
-		st = ND_CONNECTION_ACTIVE;
+		/* A connection in progress or had, and not ended by the
+		 * application: one answer whether or not the peer's
+		 * disconnect has arrived yet (a new connection needs a new
+		 * connector). */
+		st = c->app_disconnected ? ND_CONNECTION_INVALID
+					 : ND_CONNECTION_ACTIVE;
 		goto out;
 	}
 	if (qp->conn || qp->state == VQP_CONNECTED) {
@@ -641,6 +645,9 @@ static nd_status verbs_conn_disconnect(struct nd_connector_base *b,
 	nd_status st = ND_PENDING;
 
 	pthread_mutex_lock(&a->cm_lock);
+	if (c->state == VC_CONNECTED || c->state == VC_DISCONNECTING ||
+	    c->state == VC_DISCONNECTED)
+		c->app_disconnected = true;
 	switch (c->state) {
 	case VC_CONNECTED:
 		if (rdma_disconnect(c->id))

@@ -951,6 +951,65 @@ static void test_connection_states(void **state)
 	tc_pair_fini(&p);
 }
 
+/*
+ * A connector whose connection the application has not ended stays used:
+ * a second Connect is ND_CONNECTION_ACTIVE whether or not the peer's
+ * disconnect has arrived, so the answer does not depend on the peer's
+ * timing (issue 17, defect 4: siw0 answered ND_CONNECTION_INVALID where
+ * the peer had already gone, rxe0 and tcp ND_CONNECTION_ACTIVE where it
+ * had not). After the application's own Disconnect it is
+ * ND_CONNECTION_INVALID (bad-input's connect_after_disconnect).
+ * NetworkDirect's own test connects, never completes, and connects again.
+ */
+static void test_connect_again_after_peer_left(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct nd_overlapped nov = {0}, dov = {0}, cov = {0}, gov = {0},
+			     aov = {0};
+
+	/* connected, then the peer disconnects */
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	tc_pair_connect_to(&p, &dest, dest_len);
+	nd_status nst = nd_connector_notify_disconnect(p.ac, &nov);
+	assert_int_equal(tc_wait_ov(p.pc, &dov,
+				    nd_connector_disconnect(p.pc, &dov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.ac, &nov, nst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(nd_connector_connect(p.ac, p.aqp,
+					      (struct sockaddr *)&dest,
+					      dest_len, 0, 0, NULL, 0, &cov),
+			 ND_CONNECTION_ACTIVE);
+	tc_pair_fini(&p);
+
+	/* Connect completed, no CompleteConnect, the passive side gone */
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
+	nd_status cst =
+	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
+				 dest_len, 0, 0, NULL, 0, &cov);
+	assert_int_equal(tc_wait_ov(p.l, &gov, gst, TC_TIMEOUT_MS), ND_SUCCESS);
+	nd_status ast = nd_connector_accept(p.pc, p.pqp, 0, 0, NULL, 0, &aov);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	nd_connector_release(p.pc);
+	p.pc = NULL;
+	(void)ast;
+	struct timespec ts = {1, 0}; /* time for the peer's going to arrive */
+	nanosleep(&ts, NULL);
+	assert_int_equal(nd_connector_connect(p.ac, p.aqp,
+					      (struct sockaddr *)&dest,
+					      dest_len, 0, 0, NULL, 0, &cov),
+			 ND_CONNECTION_ACTIVE);
+	tc_pair_fini(&p);
+}
+
 /* --- cancel order ----------------------------------------------------- */
 
 static void test_cancel_order(void **state)
@@ -2125,6 +2184,7 @@ int main(void)
 	    T(test_accept_without_complete_connect),
 	    T(test_read_limits),
 	    T(test_connection_states),
+	    T(test_connect_again_after_peer_left),
 	    T(test_cancel_order),
 	    T(test_srq_two_qps),
 	    T(test_srq_stale_after_churn),
