@@ -37,6 +37,14 @@ struct nd_object *ndi_ov_object(const void *handle);
 nd_status ndi_release(const void *handle, enum nd_object_type type);
 /* Complete every pending request of obj with ND_CANCELED, in order. */
 void ndi_ov_cancel_all(struct nd_object *obj);
+/*
+ * The synchronous outcome `st` of an asynchronous call of obj with `ov`,
+ * which every such call of nd.h returns through: a status other than
+ * ND_PENDING is written into ov (so nd_get_overlapped_result answers, as
+ * ND's samples expect). Returns st.
+ */
+nd_status ndi_ov_sync(struct nd_object *obj, struct nd_overlapped *ov,
+		      nd_status st);
 
 /*
  * Validates a socket address argument as ND does: a length below

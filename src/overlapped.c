@@ -283,6 +283,15 @@ bool nd_ov_pending(struct nd_object *obj, uint32_t kind)
 	return found;
 }
 
+nd_status ndi_ov_sync(struct nd_object *obj, struct nd_overlapped *ov,
+		      nd_status st)
+{
+	(void)obj;
+	if (st != ND_PENDING)
+		set_status(ov, st);
+	return st;
+}
+
 void ndi_ov_cancel_all(struct nd_object *obj)
 {
 	if (obj->ops->cancel)
