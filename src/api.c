@@ -17,15 +17,6 @@
 		return ND_INVALID_HANDLE;                                      \
 	handle = (void *)var
 
-/* An asynchronous call's synchronous outcome is written into ov too, so
- * nd_get_overlapped_result() on it answers (ND's samples rely on that). */
-static nd_status ov_sync(struct nd_overlapped *ov, nd_status st)
-{
-	if (st != ND_PENDING)
-		__atomic_store_n(&ov->status, st, __ATOMIC_RELEASE);
-	return st;
-}
-
 /* The adapter an object belongs to; an adapter belongs to itself. */
 static struct nd_adapter_base *adapter_of(struct nd_object *obj)
 {
@@ -367,13 +358,12 @@ nd_status nd_cq_notify(struct nd_cq *cq, uint32_t type,
 		       struct nd_overlapped *ov)
 {
 	LIVE_OR_RETURN(obj, cq, ND_OBJ_CQ);
-	(void)obj;
 	if (type > ND_CQ_NOTIFY_SOLICITED)
 		return ND_INVALID_PARAMETER_1;
 	if (!ov)
 		return ND_INVALID_PARAMETER_2;
 	struct nd_cq_base *b = nd_cq_base_of(cq);
-	return ov_sync(ov, b->ops->notify(b, type, ov));
+	return ndi_ov_sync(obj, ov, b->ops->notify(b, type, ov));
 }
 
 /* --- memory region and window ------------------------------------------- */
@@ -396,39 +386,38 @@ nd_status nd_mr_register(struct nd_mr *mr, const void *buffer, size_t length,
 	if (!ov)
 		return ND_INVALID_PARAMETER_4;
 	if (!buffer)
-		return ov_sync(ov, ND_INVALID_PARAMETER);
+		return ndi_ov_sync(obj, ov, ND_INVALID_PARAMETER);
 	if (length == 0)
-		return ov_sync(ov, ND_INVALID_BUFFER_SIZE);
+		return ndi_ov_sync(obj, ov, ND_INVALID_BUFFER_SIZE);
 	if (length > obj->adapter->info.max_registration_size)
-		return ov_sync(ov, ND_INVALID_PARAMETER);
+		return ndi_ov_sync(obj, ov, ND_INVALID_PARAMETER);
 	if (flags & ~known)
-		return ov_sync(ov, ND_INVALID_PARAMETER_3);
+		return ndi_ov_sync(obj, ov, ND_INVALID_PARAMETER_3);
 	if (__atomic_load_n(&b->registered, __ATOMIC_ACQUIRE))
-		return ov_sync(ov, ND_INVALID_DEVICE_STATE);
+		return ndi_ov_sync(obj, ov, ND_INVALID_DEVICE_STATE);
 	/* Any of these asks for the right to write the memory. */
 	nd_status st = ndi_check_mapped(buffer, length,
 					flags & (ND_MR_FLAG_ALLOW_LOCAL_WRITE |
 						 ND_MR_FLAG_ALLOW_REMOTE_WRITE |
 						 ND_MR_FLAG_RDMA_READ_SINK));
 	if (st != ND_SUCCESS)
-		return ov_sync(ov, st);
-	return ov_sync(ov,
-		       b->ops->register_memory(b, buffer, length, flags, ov));
+		return ndi_ov_sync(obj, ov, st);
+	return ndi_ov_sync(
+	    obj, ov, b->ops->register_memory(b, buffer, length, flags, ov));
 }
 
 nd_status nd_mr_deregister(struct nd_mr *mr, struct nd_overlapped *ov)
 {
 	LIVE_OR_RETURN(obj, mr, ND_OBJ_MR);
-	(void)obj;
 	struct nd_mr_base *b = nd_mr_base_of(mr);
 
 	if (!ov)
 		return ND_INVALID_PARAMETER_1;
 	if (!__atomic_load_n(&b->registered, __ATOMIC_ACQUIRE))
-		return ov_sync(ov, ND_INVALID_DEVICE_STATE);
+		return ndi_ov_sync(obj, ov, ND_INVALID_DEVICE_STATE);
 	if (__atomic_load_n(&b->bound_windows, __ATOMIC_ACQUIRE))
-		return ov_sync(ov, ND_DEVICE_BUSY);
-	return ov_sync(ov, b->ops->deregister_memory(b, ov));
+		return ndi_ov_sync(obj, ov, ND_DEVICE_BUSY);
+	return ndi_ov_sync(obj, ov, b->ops->deregister_memory(b, ov));
 }
 
 uint32_t nd_mr_get_local_token(struct nd_mr *mr)
@@ -490,11 +479,10 @@ nd_status nd_srq_modify(struct nd_srq *srq, uint32_t depth,
 nd_status nd_srq_notify(struct nd_srq *srq, struct nd_overlapped *ov)
 {
 	LIVE_OR_RETURN(obj, srq, ND_OBJ_SRQ);
-	(void)obj;
 	if (!ov)
 		return ND_INVALID_PARAMETER_1;
 	struct nd_srq_base *b = nd_srq_base_of(srq);
-	return ov_sync(ov, b->ops->notify(b, ov));
+	return ndi_ov_sync(obj, ov, b->ops->notify(b, ov));
 }
 
 /* --- queue pair ----------------------------------------------------------- */
@@ -557,28 +545,28 @@ nd_status nd_connector_connect(struct nd_connector *connector, struct nd_qp *qp,
 	st = check_private_data(private_data, private_data_len,
 				in->max_caller_data);
 	if (ND_FAILED(st))
-		return ov_sync(ov, st);
+		return ndi_ov_sync(obj, ov, st);
 	if (ndi_sockaddr_is_any(dest))
-		return ov_sync(ov, ND_BAD_NETWORK_NAME);
+		return ndi_ov_sync(obj, ov, ND_BAD_NETWORK_NAME);
 
 	struct nd_connector_base *b = nd_connector_base_of(connector);
-	return ov_sync(
-	    ov, b->ops->connect(
-		    b, nd_qp_base_of(qp), dest, dest_len,
-		    min_u32(inbound_read_limit, in->max_inbound_read_limit),
-		    min_u32(outbound_read_limit, in->max_outbound_read_limit),
-		    private_data, private_data_len, ov));
+	return ndi_ov_sync(
+	    obj, ov,
+	    b->ops->connect(
+		b, nd_qp_base_of(qp), dest, dest_len,
+		min_u32(inbound_read_limit, in->max_inbound_read_limit),
+		min_u32(outbound_read_limit, in->max_outbound_read_limit),
+		private_data, private_data_len, ov));
 }
 
 nd_status nd_connector_complete_connect(struct nd_connector *connector,
 					struct nd_overlapped *ov)
 {
 	LIVE_OR_RETURN(obj, connector, ND_OBJ_CONNECTOR);
-	(void)obj;
 	if (!ov)
 		return ND_INVALID_PARAMETER_1;
 	struct nd_connector_base *b = nd_connector_base_of(connector);
-	return ov_sync(ov, b->ops->complete_connect(b, ov));
+	return ndi_ov_sync(obj, ov, b->ops->complete_connect(b, ov));
 }
 
 nd_status nd_connector_accept(struct nd_connector *connector, struct nd_qp *qp,
@@ -599,15 +587,16 @@ nd_status nd_connector_accept(struct nd_connector *connector, struct nd_qp *qp,
 	st = check_private_data(private_data, private_data_len,
 				in->max_callee_data);
 	if (ND_FAILED(st))
-		return ov_sync(ov, st);
+		return ndi_ov_sync(obj, ov, st);
 
 	struct nd_connector_base *b = nd_connector_base_of(connector);
-	return ov_sync(
-	    ov, b->ops->accept(
-		    b, nd_qp_base_of(qp),
-		    min_u32(inbound_read_limit, in->max_inbound_read_limit),
-		    min_u32(outbound_read_limit, in->max_outbound_read_limit),
-		    private_data, private_data_len, ov));
+	return ndi_ov_sync(
+	    obj, ov,
+	    b->ops->accept(
+		b, nd_qp_base_of(qp),
+		min_u32(inbound_read_limit, in->max_inbound_read_limit),
+		min_u32(outbound_read_limit, in->max_outbound_read_limit),
+		private_data, private_data_len, ov));
 }
 
 nd_status nd_connector_reject(struct nd_connector *connector,
@@ -689,22 +678,20 @@ nd_status nd_connector_notify_disconnect(struct nd_connector *connector,
 					 struct nd_overlapped *ov)
 {
 	LIVE_OR_RETURN(obj, connector, ND_OBJ_CONNECTOR);
-	(void)obj;
 	if (!ov)
 		return ND_INVALID_PARAMETER_1;
 	struct nd_connector_base *b = nd_connector_base_of(connector);
-	return ov_sync(ov, b->ops->notify_disconnect(b, ov));
+	return ndi_ov_sync(obj, ov, b->ops->notify_disconnect(b, ov));
 }
 
 nd_status nd_connector_disconnect(struct nd_connector *connector,
 				  struct nd_overlapped *ov)
 {
 	LIVE_OR_RETURN(obj, connector, ND_OBJ_CONNECTOR);
-	(void)obj;
 	if (!ov)
 		return ND_INVALID_PARAMETER_1;
 	struct nd_connector_base *b = nd_connector_base_of(connector);
-	return ov_sync(ov, b->ops->disconnect(b, ov));
+	return ndi_ov_sync(obj, ov, b->ops->disconnect(b, ov));
 }
 
 /* --- listener ------------------------------------------------------------- */
@@ -761,6 +748,7 @@ nd_status nd_listener_get_connection_request(struct nd_listener *listener,
 	if (!ov)
 		return ND_INVALID_PARAMETER_2;
 	struct nd_listener_base *b = nd_listener_base_of(listener);
-	return ov_sync(ov, b->ops->get_connection_request(
+	return ndi_ov_sync(obj, ov,
+			   b->ops->get_connection_request(
 			       b, nd_connector_base_of(connector), ov));
 }

@@ -12,6 +12,10 @@ struct nd_ov_engine {
 	pthread_cond_t cond; /* broadcast whenever a request finishes */
 	int efd;	     /* eventfd, non-zero while `done` is non-empty */
 	bool queue_enabled;  /* an overlapped file was created (IOCP bind) */
+	/* ND_COMPLETION_*: whether a request that returns ND_SUCCESS at once
+	 * is queued too (nd_adapter_set_completion_mode). Read and written
+	 * with relaxed atomics: it is a setting, not a guard of other data. */
+	uint32_t completion_mode;
 	/*
 	 * Finished requests, oldest first: a ring of pointers owned by the
 	 * engine. A queued request is never dereferenced again, since its
@@ -37,6 +41,16 @@ struct nd_object *ndi_ov_object(const void *handle);
 nd_status ndi_release(const void *handle, enum nd_object_type type);
 /* Complete every pending request of obj with ND_CANCELED, in order. */
 void ndi_ov_cancel_all(struct nd_object *obj);
+/*
+ * The synchronous outcome `st` of an asynchronous call of obj with `ov`,
+ * which every such call of nd.h returns through: a status other than
+ * ND_PENDING is written into ov (so nd_get_overlapped_result answers, as
+ * ND's samples expect), and ND_SUCCESS is also queued on the adapter, as a
+ * later completion would be, when the adapter is in
+ * ND_COMPLETION_QUEUE_ON_SUCCESS mode. Returns st.
+ */
+nd_status ndi_ov_sync(struct nd_object *obj, struct nd_overlapped *ov,
+		      nd_status st);
 
 /*
  * Validates a socket address argument as ND does: a length below

@@ -6,7 +6,9 @@
  * to the adapter's queue of finished requests (once the application has asked
  * for the adapter's file descriptor, the IOCP "bind") and wakes every waiter.
  * The eventfd is kept non-zero exactly while that queue is non-empty, so the
- * descriptor is level-readable as ND's completion port is.
+ * descriptor is level-readable as ND's completion port is. A request that
+ * finished at once (ND_SUCCESS) is queued the same way only in the adapter's
+ * ND_COMPLETION_QUEUE_ON_SUCCESS mode (ndi_ov_sync), Windows' default.
  *
  * Pending requests are linked through their nd_overlapped (the caller keeps
  * it valid until the request finishes); finished ones are only pointed to
@@ -283,6 +285,34 @@ bool nd_ov_pending(struct nd_object *obj, uint32_t kind)
 	return found;
 }
 
+nd_status ndi_ov_sync(struct nd_object *obj, struct nd_overlapped *ov,
+		      nd_status st)
+{
+	struct nd_ov_engine *e = engine_of(obj);
+
+	if (st == ND_PENDING)
+		return st; /* the provider began it: it completes later */
+	if (st != ND_SUCCESS ||
+	    __atomic_load_n(&e->completion_mode, __ATOMIC_RELAXED) !=
+		ND_COMPLETION_QUEUE_ON_SUCCESS) {
+		/* Failures are never queued (nor on Windows). */
+		set_status(ov, st);
+		return st;
+	}
+	/*
+	 * Windows' default: a request that finished at once still posts its
+	 * packet to the port, exactly as a later completion does. The ov may
+	 * be reused before its last completion was dequeued: drop that entry
+	 * first, so that it is queued once (as nd_ov_begin does).
+	 */
+	pthread_mutex_lock(&e->lock);
+	if (ov->internal.state == OV_QUEUED)
+		done_remove(e, ov);
+	complete_locked(e, ov, st);
+	pthread_mutex_unlock(&e->lock);
+	return st;
+}
+
 void ndi_ov_cancel_all(struct nd_object *obj)
 {
 	if (obj->ops->cancel)
@@ -352,6 +382,20 @@ nd_status nd_adapter_create_overlapped_file(struct nd_adapter *adapter, int *fd)
 	e->queue_enabled = true;
 	pthread_mutex_unlock(&e->lock);
 	*fd = dup_fd;
+	return ND_SUCCESS;
+}
+
+nd_status nd_adapter_set_completion_mode(struct nd_adapter *adapter,
+					 uint32_t mode)
+{
+	struct nd_ov_engine *e = adapter_engine(adapter);
+
+	if (!e)
+		return ND_INVALID_HANDLE;
+	if (mode != ND_COMPLETION_SKIP_ON_SUCCESS &&
+	    mode != ND_COMPLETION_QUEUE_ON_SUCCESS)
+		return ND_INVALID_PARAMETER_1;
+	__atomic_store_n(&e->completion_mode, mode, __ATOMIC_RELAXED);
 	return ND_SUCCESS;
 }
 

@@ -17,7 +17,9 @@
  *
  * Asynchronous calls take a caller-owned struct nd_overlapped and return
  * ND_SUCCESS (finished; nothing is queued), ND_PENDING (exactly one completion
- * follows) or an error (nothing follows). See struct nd_overlapped.
+ * follows) or an error (nothing follows). See struct nd_overlapped, and
+ * nd_adapter_set_completion_mode() for Windows' rule, where ND_SUCCESS is
+ * queued too.
  *
  * Post and poll calls are static inline and make one indirect call into the
  * provider: no allocation, no system call, no lock, no copy of the SGE list.
@@ -175,6 +177,9 @@ struct nd_address_list {
  * nd_adapter_dequeue_overlapped) and makes that descriptor readable, unless
  * ND_OV_FLAG_NO_QUEUE is set (the Win32 "low bit of hEvent" analogue). Before
  * that, and with the flag, only nd_get_overlapped_result() observes it.
+ * A request that returns ND_SUCCESS at once is not queued, unless the
+ * adapter is in ND_COMPLETION_QUEUE_ON_SUCCESS mode (then it is, under the
+ * same two conditions). Either way its status is written: ND_SUCCESS.
  */
 #define ND_OV_FLAG_NO_QUEUE 0x00000001u
 
@@ -315,6 +320,39 @@ nd_status nd_adapter_dequeue_overlapped(struct nd_adapter *adapter,
 /* PostQueuedCompletionStatus: queue `ov` as finished with its current status. */
 nd_status nd_adapter_post_overlapped(struct nd_adapter *adapter,
 				     struct nd_overlapped *ov);
+
+/*
+ * nd_adapter_set_completion_mode(): what an asynchronous call of this
+ * adapter's objects that returns ND_SUCCESS at once does to the queue.
+ *
+ * ND_COMPLETION_SKIP_ON_SUCCESS (the default): nothing; the return value is
+ * the completion, as after SetFileCompletionNotificationModes(file,
+ * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) on Windows. For C programs that
+ * handle both returns (done at ND_SUCCESS, dequeue after ND_PENDING).
+ *
+ * ND_COMPLETION_QUEUE_ON_SUCCESS: Windows' default for a handle bound to a
+ * completion port. Such a request is queued as well, exactly as if it had
+ * completed later, so a program that waits on the queue after every call
+ * (as ND's samples do after Register, Deregister, GetConnectionRequest)
+ * finds it there; it must not also treat the ND_SUCCESS return as a second
+ * completion. Only ND_SUCCESS is queued: a call that fails at once queues
+ * nothing, as on Windows. The usual conditions hold: the adapter's
+ * overlapped file exists (no port, nothing to queue) and the request's ov
+ * lacks ND_OV_FLAG_NO_QUEUE (the low bit of hEvent).
+ *
+ * The calls concerned: nd_cq_notify, nd_srq_notify, nd_mr_register,
+ * nd_mr_deregister, nd_connector_connect, nd_connector_complete_connect,
+ * nd_connector_accept, nd_connector_notify_disconnect,
+ * nd_connector_disconnect and nd_listener_get_connection_request. The mode
+ * may be changed either way at any time (Windows cannot clear its flag); a
+ * call that races the change follows the old mode or the new one. ND
+ * numbering: 1 mode (any other value: ND_INVALID_PARAMETER_1, unchanged).
+ */
+#define ND_COMPLETION_SKIP_ON_SUCCESS  0u
+#define ND_COMPLETION_QUEUE_ON_SUCCESS 1u
+
+nd_status nd_adapter_set_completion_mode(struct nd_adapter *adapter,
+					 uint32_t mode);
 /* Query(info, *size). ND_BUFFER_OVERFLOW with *size = needed if too small. */
 nd_status nd_adapter_query(struct nd_adapter *adapter,
 			   struct nd_adapter_info *info, uint32_t *size);

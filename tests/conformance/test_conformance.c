@@ -1064,6 +1064,258 @@ static void test_cancel_order(void **state)
 	close(fd);
 }
 
+/* --- completion mode: queue on success (Windows' IOCP rule) ------------ */
+
+/*
+ * The request `ov` of obj returned `st`; it must then finish ND_SUCCESS and
+ * be found on ad's queue exactly once, or not at all. A request still
+ * running (ND_PENDING, a provider may answer that) is queued when it
+ * finishes, in either mode; one that returned ND_SUCCESS is queued only in
+ * ND_COMPLETION_QUEUE_ON_SUCCESS mode. ND_OV_FLAG_NO_QUEUE keeps both off.
+ */
+static void expect_queued(struct nd_adapter *ad, void *obj,
+			  struct nd_overlapped *ov, nd_status st,
+			  bool queue_on_success, const char *what)
+{
+	bool queued = (st == ND_PENDING || queue_on_success) &&
+		      !(ov->flags & ND_OV_FLAG_NO_QUEUE);
+	struct nd_overlapped *got = NULL;
+	nd_status ret = st;
+
+	st = tc_wait_ov(obj, ov, st, TC_TIMEOUT_MS);
+	if (st != ND_SUCCESS)
+		fail_msg("%s: %s", what, nd_strerror(st));
+	assert_int_equal(nd_get_overlapped_result(obj, ov, false), ND_SUCCESS);
+	if (!queued) {
+		/* A short bound: a queued request is there at once. */
+		st = nd_adapter_dequeue_overlapped(ad, 100, &got);
+		if (st != ND_TIMEOUT)
+			fail_msg("%s returned %s with flags 0x%x and "
+				 "queue-on-success %s, and was queued",
+				 what, nd_strerror(ret), ov->flags,
+				 queue_on_success ? "on" : "off");
+		return;
+	}
+	st = nd_adapter_dequeue_overlapped(ad, TC_TIMEOUT_MS, &got);
+	if (st != ND_SUCCESS)
+		fail_msg("%s returned %s with queue-on-success %s; nothing "
+			 "was queued (%s)",
+			 what, nd_strerror(ret),
+			 queue_on_success ? "on" : "off", nd_strerror(st));
+	assert_ptr_equal(got, ov);
+	assert_int_equal(got->status, ND_SUCCESS);
+	/* once, never twice */
+	assert_int_equal(nd_adapter_dequeue_overlapped(ad, 0, &got),
+			 ND_TIMEOUT);
+}
+
+/* A new active QP and connectors for p, after a round that used them. */
+static void renew_connectors(struct tc_pair *p)
+{
+	struct tc *t = p->t;
+
+	assert_int_equal(nd_connector_release(p->ac), ND_SUCCESS);
+	assert_int_equal(nd_connector_release(p->pc), ND_SUCCESS);
+	assert_int_equal(nd_qp_release(p->aqp), ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_qp(t->ad, p->acq, p->acq, NULL, 16,
+					      16, 1, 1, 0, &p->aqp),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_connector(t->ad, &p->ac),
+			 ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_create_connector(tc_peer_adapter(t), &p->pc),
+	    ND_SUCCESS);
+}
+
+/*
+ * p->ac connects (cov, never queued) and GetConnectionRequest(p->l, p->pc,
+ * ov) finds the request already waiting: returns that call's status and
+ * *cst the connect's. nd.h cannot tell that a request arrived without
+ * taking it, so a call that finds none (ND_PENDING) is cancelled, its
+ * completion taken off the queue, and made again a moment later; if the
+ * request completed the call before the cancel did, it is rejected and a
+ * new connect starts over.
+ */
+static nd_status get_waiting_request(struct tc_pair *p,
+				     const struct sockaddr_storage *dest,
+				     uint32_t dest_len,
+				     struct nd_overlapped *ov,
+				     struct nd_overlapped *cov, nd_status *cst)
+{
+	struct nd_adapter *pad = tc_peer_adapter(p->t);
+	const struct timespec moment = {0, 1000000}; /* 1 ms */
+	struct nd_overlapped *got;
+	nd_status st;
+
+	for (int round = 0; round < 10; round++) {
+		cov->flags = ND_OV_FLAG_NO_QUEUE;
+		*cst = nd_connector_connect(p->ac, p->aqp,
+					    (const struct sockaddr *)dest,
+					    dest_len, 4, 4, NULL, 0, cov);
+		assert_int_equal(*cst, ND_PENDING);
+		for (int i = 0; i < TC_TIMEOUT_MS; i++) {
+			st =
+			    nd_listener_get_connection_request(p->l, p->pc, ov);
+			if (st != ND_PENDING)
+				return st;
+			assert_int_equal(nd_cancel_overlapped(p->l),
+					 ND_SUCCESS);
+			st = tc_wait_ov(p->l, ov, ND_PENDING, TC_TIMEOUT_MS);
+			if (!(ov->flags & ND_OV_FLAG_NO_QUEUE)) {
+				assert_int_equal(nd_adapter_dequeue_overlapped(
+						     pad, TC_TIMEOUT_MS, &got),
+						 ND_SUCCESS);
+				assert_ptr_equal(got, ov);
+			}
+			if (st == ND_SUCCESS)
+				break; /* the request came first */
+			assert_int_equal(st, ND_CANCELED);
+			nanosleep(&moment, NULL);
+		}
+		if (st != ND_SUCCESS)
+			fail_msg("no connection request within %d ms",
+				 TC_TIMEOUT_MS);
+		assert_int_equal(nd_connector_reject(p->pc, NULL, 0),
+				 ND_SUCCESS);
+		assert_int_not_equal(
+		    tc_wait_ov(p->ac, cov, *cst, TC_TIMEOUT_MS), ND_PENDING);
+		renew_connectors(p);
+	}
+	fail_msg("every connection request completed a GetConnectionRequest "
+		 "that had found none waiting");
+	return ND_UNSUCCESSFUL;
+}
+
+/*
+ * One pass: Register, Deregister, a GetConnectionRequest that finds a
+ * request waiting, CompleteConnect and Disconnect, each with `flags`; in
+ * queue-on-success mode or not. The overlapped files exist.
+ */
+static void completion_mode_pass(struct tc *t, bool queue_on_success,
+				 uint32_t flags)
+{
+	struct nd_adapter *pad = tc_peer_adapter(t);
+	uint32_t mode = queue_on_success ? ND_COMPLETION_QUEUE_ON_SUCCESS
+					 : ND_COMPLETION_SKIP_ON_SUCCESS;
+	struct nd_overlapped ov, gov, cov, aov, ccov, dov, *got;
+	struct sockaddr_storage dest;
+	uint32_t dest_len;
+	struct tc_pair p;
+	struct nd_mr *mr;
+	void *buf = tc_alloc(4096);
+	nd_status st;
+
+	memset(&ov, 0, sizeof(ov));
+	ov.flags = flags;
+	gov = ccov = dov = ov;
+	memset(&aov, 0, sizeof(aov));
+	aov.flags = ND_OV_FLAG_NO_QUEUE; /* completes when CompleteConnect
+					    does: kept out of the way */
+	assert_int_equal(nd_adapter_set_completion_mode(t->ad, mode),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_set_completion_mode(pad, mode), ND_SUCCESS);
+
+	/* memory region */
+	assert_int_equal(nd_adapter_create_mr(pad, &mr), ND_SUCCESS);
+	st = nd_mr_register(mr, buf, 4096, ND_MR_FLAG_ALLOW_LOCAL_WRITE, &ov);
+	expect_queued(pad, mr, &ov, st, queue_on_success, "Register");
+	st = nd_mr_deregister(mr, &ov);
+	expect_queued(pad, mr, &ov, st, queue_on_success, "Deregister");
+	/* a failure at once is never queued */
+	assert_int_equal(nd_mr_deregister(mr, &ov), ND_INVALID_DEVICE_STATE);
+	assert_int_equal(nd_adapter_dequeue_overlapped(pad, 0, &got),
+			 ND_TIMEOUT);
+	assert_int_equal(nd_mr_release(mr), ND_SUCCESS);
+
+	/* connection calls */
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	nd_status cst;
+	st = get_waiting_request(&p, &dest, dest_len, &gov, &cov, &cst);
+	expect_queued(pad, p.l, &gov, st, queue_on_success,
+		      "GetConnectionRequest with a request waiting");
+	nd_status ast = nd_connector_accept(p.pc, p.pqp, 4, 4, NULL, 0, &aov);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	st = nd_connector_complete_connect(p.ac, &ccov);
+	expect_queued(t->ad, p.ac, &ccov, st, queue_on_success,
+		      "CompleteConnect");
+	assert_int_equal(tc_wait_ov(p.pc, &aov, ast, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	st = nd_connector_disconnect(p.ac, &dov);
+	expect_queued(t->ad, p.ac, &dov, st, queue_on_success, "Disconnect");
+	tc_pair_fini(&p);
+	free(buf);
+}
+
+/*
+ * Windows queues a packet on the port even for a request that completes at
+ * once, unless told otherwise; ND's samples wait on the port after
+ * Register, Deregister and GetConnectionRequest. With the adapter in
+ * ND_COMPLETION_QUEUE_ON_SUCCESS mode such a request is queued once, as a
+ * later completion would be; with ND_OV_FLAG_NO_QUEUE, with the default
+ * mode, and without an overlapped file, nothing is. A request reused before
+ * its completion was dequeued is queued once.
+ */
+static void test_queue_on_success(void **state)
+{
+	struct tc *t = *state;
+	struct nd_adapter *pad = tc_peer_adapter(t), *ad2;
+	struct nd_overlapped ov = {0}, *got;
+	int fd, pfd = -1, fd2;
+	struct nd_mr *mr;
+	void *buf = tc_alloc(4096);
+	nd_status st;
+
+	/* the call checks its arguments */
+	assert_int_equal(nd_adapter_set_completion_mode(NULL, 0),
+			 ND_INVALID_HANDLE);
+	assert_int_equal(nd_adapter_set_completion_mode(t->ad, 2),
+			 ND_INVALID_PARAMETER_1);
+
+	assert_int_equal(nd_adapter_create_overlapped_file(t->ad, &fd),
+			 ND_SUCCESS);
+	if (pad != t->ad)
+		assert_int_equal(nd_adapter_create_overlapped_file(pad, &pfd),
+				 ND_SUCCESS);
+	completion_mode_pass(t, true, 0);
+	completion_mode_pass(t, true, ND_OV_FLAG_NO_QUEUE);
+	completion_mode_pass(t, false, 0);
+	close(fd);
+	if (pfd >= 0)
+		close(pfd);
+
+	/* no overlapped file (no port): nothing to queue, in either mode */
+	assert_int_equal(
+	    nd_open_adapter((struct sockaddr *)&t->addr, t->addr_len, &ad2),
+	    ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_set_completion_mode(ad2, ND_COMPLETION_QUEUE_ON_SUCCESS),
+	    ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_mr(ad2, &mr), ND_SUCCESS);
+	st = nd_mr_register(mr, buf, 4096, ND_MR_FLAG_ALLOW_LOCAL_WRITE, &ov);
+	assert_int_equal(tc_wait_ov(mr, &ov, st, TC_TIMEOUT_MS), ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_overlapped_file(ad2, &fd2),
+			 ND_SUCCESS);
+	assert_int_equal(nd_adapter_dequeue_overlapped(ad2, 0, &got),
+			 ND_TIMEOUT);
+	/* a request reused before its completion was dequeued: queued once */
+	st = nd_mr_deregister(mr, &ov);
+	assert_int_equal(tc_wait_ov(mr, &ov, st, TC_TIMEOUT_MS), ND_SUCCESS);
+	st = nd_mr_register(mr, buf, 4096, ND_MR_FLAG_ALLOW_LOCAL_WRITE, &ov);
+	assert_int_equal(tc_wait_ov(mr, &ov, st, TC_TIMEOUT_MS), ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_dequeue_overlapped(ad2, TC_TIMEOUT_MS, &got),
+	    ND_SUCCESS);
+	assert_ptr_equal(got, &ov);
+	assert_int_equal(nd_adapter_dequeue_overlapped(ad2, 0, &got),
+			 ND_TIMEOUT);
+	assert_int_equal(nd_mr_release(mr), ND_SUCCESS);
+	assert_int_equal(nd_adapter_release(ad2), ND_SUCCESS);
+	close(fd2);
+	free(buf);
+}
+
 /* --- shared receive queue and many QPs --------------------------------- */
 
 static void test_srq_two_qps(void **state)
@@ -2201,6 +2453,7 @@ int main(void)
 	    T(test_large_write_past_end),
 	    T(test_large_send_no_receive),
 	    T(test_large_send_late_receive),
+	    T(test_queue_on_success),
 	};
 	int rc;
 

@@ -520,6 +520,45 @@ static nd_status connection_request_before_listen(struct world *w)
 	return st;
 }
 
+/*
+ * An unknown completion mode is refused and leaves the mode as it was: on
+ * an adapter of its own, in queue-on-success mode, where a Register then
+ * still arrives on the queue (at once or later: queued either way).
+ */
+static nd_status unknown_mode_keeps_mode(struct world *w)
+{
+	struct nd_overlapped ov = {0}, *got = NULL;
+	void *buf = aligned_block(4096, 0);
+	struct nd_adapter *ad;
+	struct nd_mr *mr;
+	nd_status st;
+	int fd;
+
+	assert_int_equal(
+	    nd_open_adapter((struct sockaddr *)&w->addr, w->addr_len, &ad),
+	    ND_SUCCESS);
+	assert_int_equal(nd_adapter_create_overlapped_file(ad, &fd),
+			 ND_SUCCESS);
+	assert_int_equal(
+	    nd_adapter_set_completion_mode(ad, ND_COMPLETION_QUEUE_ON_SUCCESS),
+	    ND_SUCCESS);
+	st = nd_adapter_set_completion_mode(ad, 2);
+	assert_int_equal(nd_adapter_create_mr(ad, &mr), ND_SUCCESS);
+	assert_int_equal(
+	    wait(mr, &ov,
+		 nd_mr_register(mr, buf, 4096, ND_MR_FLAG_ALLOW_LOCAL_WRITE,
+				&ov)),
+	    ND_SUCCESS);
+	assert_int_equal(nd_adapter_dequeue_overlapped(ad, TC_TIMEOUT_MS, &got),
+			 ND_SUCCESS);
+	assert_ptr_equal(got, &ov);
+	assert_int_equal(nd_mr_release(mr), ND_SUCCESS);
+	assert_int_equal(nd_adapter_release(ad), ND_SUCCESS);
+	close(fd);
+	free(buf);
+	return st;
+}
+
 static nd_status flush_providers_before_startup(void)
 {
 	nd_flush_providers(); /* a no-op: nothing to assert but survival */
@@ -883,6 +922,26 @@ static void then_resolve_fits(struct world *w)
 	  nd_adapter_post_overlapped(A, NULL), NULL)                           \
 	X(post_garbage_adapter, ANY, ND_INVALID_HANDLE,                        \
 	  nd_adapter_post_overlapped(AD(w->garbage), &w->ov), NULL)            \
+	X(completion_mode_null_adapter, ANY, ND_INVALID_HANDLE,                \
+	  nd_adapter_set_completion_mode(NULL,                                 \
+					 ND_COMPLETION_QUEUE_ON_SUCCESS),      \
+	  NULL)                                                                \
+	X(completion_mode_cq, ANY, ND_INVALID_HANDLE,                          \
+	  nd_adapter_set_completion_mode(AD(w->idle.acq), 0),                  \
+	  then_cq_notifies)                                                    \
+	X(completion_mode_released_adapter, ANY, ND_INVALID_HANDLE,            \
+	  nd_adapter_set_completion_mode(w->released_adapter, 0), NULL)        \
+	X(completion_mode_garbage_adapter, ANY, ND_INVALID_HANDLE,             \
+	  nd_adapter_set_completion_mode(AD(w->garbage), 0), NULL)             \
+	X(completion_mode_unknown, ANY, ND_INVALID_PARAMETER_1,                \
+	  nd_adapter_set_completion_mode(A, 2), then_adapter_answers)          \
+	X(completion_mode_unknown_kept, ANY, ND_INVALID_PARAMETER_1,           \
+	  unknown_mode_keeps_mode(w), NULL)                                    \
+	X(completion_mode_all_bits, ANY, ND_INVALID_PARAMETER_1,               \
+	  nd_adapter_set_completion_mode(A, UINT32_MAX), then_adapter_answers) \
+	X(completion_mode_default, ANY, ND_SUCCESS,                            \
+	  nd_adapter_set_completion_mode(A, ND_COMPLETION_SKIP_ON_SUCCESS),    \
+	  then_adapter_answers)                                                \
 	/* adapter */                                                          \
 	X(adapter_release_null, ANY, ND_INVALID_HANDLE,                        \
 	  nd_adapter_release(NULL), NULL)                                      \
