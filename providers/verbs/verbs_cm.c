@@ -653,14 +653,20 @@ static nd_status verbs_conn_disconnect(struct nd_connector_base *b,
 		if (rdma_disconnect(c->id))
 			ND_WARN(VERBS_LOG, "rdma_disconnect: %s",
 				strerror(errno));
-		if (c->qp) {
-			/* Later posts: not connected (as on tcp); requests
-			 * in flight flush ND_CANCELED. */
+		/*
+		 * Later posts: not connected (as on tcp). The QP itself goes
+		 * to ERR, flushing what is in flight ND_CANCELED, when the CM
+		 * reports the disconnect done (cm_peer_gone), still before
+		 * Disconnect completes. Not now: rxe writes a receive's CQE
+		 * before it sends the ACK, and a QP moved to ERR drops that
+		 * ACK, so an application that disconnects the moment its
+		 * receive completed had the peer's delivered Send flushed
+		 * ND_CANCELED (issue 17, defect 3; seen in the churn on
+		 * rxe0). The DREQ goes out first; the ACK is already queued.
+		 */
+		if (c->qp)
 			__atomic_store_n(&c->qp->connected, 0,
 					 __ATOMIC_RELEASE);
-			verbs_qp_to_error(c->qp);
-			c->qp->state = VQP_DEAD;
-		}
 		c->state = VC_DISCONNECTING;
 		nd_ov_begin(&c->base.obj, ov, VK_DISCONNECT, NULL);
 		break;
