@@ -8,7 +8,7 @@
 # the total. Exit status 0 only if nothing failed.
 #
 # Env: ND_BUILD_DIR (build), ND_SKIP_VM=1 (host suites only; never in CI),
-# ND_FUZZ_SECONDS (60).
+# ND_FUZZ_SECONDS (30).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . scripts/lib.sh
@@ -140,7 +140,7 @@ fuzz_suite() {
 	has_suite_in "$dir" fuzz-tcp || { report $name 0 1 0; echo "fuzz-tcp: no fuzz target was configured"; return; }
 	rm -f "$dir/meson-logs/$name.json"
 	meson test -C "$dir" --suite fuzz-tcp --logbase "$name" \
-		--test-args=-max_total_time="${ND_FUZZ_SECONDS:-60}" \
+		--test-args=-max_total_time="${ND_FUZZ_SECONDS:-30}" \
 		--print-errorlogs >"$BUILD/$name.out" 2>&1
 	local rc=$?
 	cp "$dir/meson-logs/$name.json" "$BUILD/meson-logs/$name.json" 2>/dev/null
