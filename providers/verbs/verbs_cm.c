@@ -37,7 +37,7 @@
  * blocks (connect_blocks), and an Accept for the peer's CompleteConnect,
  * before it completes ND_IO_TIMEOUT: the tcp provider's handshake bound.
  * (The IB CM itself waits for a missing RTU through all its REP retries,
- * over a minute on rxe.) */
+ * still pending after 30 s on rxe0.) */
 #define VERBS_CONNECT_MS    10000
 
 /*
