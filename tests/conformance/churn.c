@@ -862,23 +862,6 @@ static void test_connection_churn(void **state)
 	int fd, ws;
 	pid_t pid;
 
-	struct nd_adapter_identity id;
-	assert_int_equal(nd_adapter_get_identity(t->ad, &id), ND_SUCCESS);
-	if (strcmp(id.transport, "iWARP") == 0 && !getenv("ND_CHURN_IWARP")) {
-		/* Measured on siw0 (Linux 6.1, TCG): in 2 of 5 runs of 5,000
-		 * connections one connection stalled: the client connected
-		 * and sent, and the server's Accept completed only when the
-		 * client gave up 30 s later. Not understood yet; run it with
-		 * ND_CHURN_IWARP=1. */
-		print_message("# SKIP %s: KNOWN LIMITATION on iWARP: a "
-			      "connection of the churn stalls now and then "
-			      "(passive Accept completing only when the client "
-			      "gives up; issue 17, defect 3); "
-			      "ND_CHURN_IWARP=1 runs it\n",
-			      __func__);
-		free(ch);
-		skip();
-	}
 	tc_listen_backlog(&lp, 0, &ch->dest, &ch->dest_len);
 	ch->l = lp.l;
 	ch->clients_left = 1; /* the client process */
