@@ -750,8 +750,7 @@ nd_status tcp_create_connector(struct nd_adapter_base *a,
 		return ND_NO_MEMORY;
 	c->ad = tcp_adapter_of(a);
 	c->bound_fd = -1;
-	nd_object_init(&c->base.obj, ND_OBJ_CONNECTOR, NULL, &conn_obj_ops, a);
-	c->base.ops = &conn_ops;
+	nd_connector_base_init(&c->base, &conn_obj_ops, &conn_ops, a);
 	*out = &c->base.pub;
 	return ND_SUCCESS;
 }
@@ -1245,8 +1244,7 @@ nd_status tcp_create_listener(struct nd_adapter_base *a,
 	l->pl.kind = TCP_POLL_LISTENER;
 	l->pl.fd = -1;
 	l->pl.slot = UINT32_MAX;
-	nd_object_init(&l->base.obj, ND_OBJ_LISTENER, NULL, &lis_obj_ops, a);
-	l->base.ops = &lis_ops;
+	nd_listener_base_init(&l->base, &lis_obj_ops, &lis_ops, a);
 	*out = &l->base.pub;
 	return ND_SUCCESS;
 }

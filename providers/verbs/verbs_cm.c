@@ -807,9 +807,8 @@ nd_status verbs_create_connector(struct nd_adapter_base *ab,
 	if (!c)
 		return ND_NO_MEMORY;
 	c->ad = verbs_adapter_of(ab);
-	nd_object_init(&c->base.obj, ND_OBJ_CONNECTOR, NULL,
-		       &verbs_conn_obj_ops, ab);
-	c->base.ops = &verbs_conn_ops;
+	nd_connector_base_init(&c->base, &verbs_conn_obj_ops, &verbs_conn_ops,
+			       ab);
 	*out = &c->base.pub;
 	return ND_SUCCESS;
 }
@@ -1014,9 +1013,8 @@ nd_status verbs_create_listener(struct nd_adapter_base *ab,
 	if (!l)
 		return ND_NO_MEMORY;
 	l->ad = verbs_adapter_of(ab);
-	nd_object_init(&l->base.obj, ND_OBJ_LISTENER, NULL,
-		       &verbs_listener_obj_ops, ab);
-	l->base.ops = &verbs_listener_ops;
+	nd_listener_base_init(&l->base, &verbs_listener_obj_ops,
+			      &verbs_listener_ops, ab);
 	*out = &l->base.pub;
 	return ND_SUCCESS;
 }
