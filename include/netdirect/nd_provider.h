@@ -284,6 +284,16 @@ void nd_qp_base_init(struct nd_qp_base *qp, const struct nd_qp_fast_ops *fast,
 		     struct nd_adapter_base *adapter);
 
 /*
+ * The most private data a provider keeps from a peer, and the size of the
+ * buffer the core hands to get_private_data: MPA's limit (RFC 5044: 512
+ * bytes), the largest of the transports nd-spi-v2.md §16 lists (IB's CM
+ * carries at most 196, rdma_ucm at most 255). A peer's data may be longer
+ * than this adapter's own max_caller_data/max_callee_data (IB pads to the
+ * message's field), so this, not those, bounds it.
+ */
+#define ND_MAX_PRIVATE_DATA 512u
+
+/*
  * Connector ops. The core has checked private-data sizes against the
  * adapter's max_caller_data / max_callee_data, read limits are clamped to the
  * adapter's, and qp belongs to the same adapter.
@@ -308,10 +318,18 @@ struct nd_connector_ops {
 	nd_status (*reject)(struct nd_connector_base *conn,
 			    const void *private_data,
 			    uint32_t private_data_len);
+	/* The peer's offer as it came (*inbound <- its outbound, *outbound
+	 * <- its inbound), both always set on success; the core clamps them
+	 * to this adapter's max_inbound/outbound_read_limit. Or
+	 * ND_CONNECTION_INVALID before there is a peer. */
 	nd_status (*get_read_limits)(struct nd_connector_base *conn,
 				     uint32_t *inbound, uint32_t *outbound);
-	nd_status (*get_private_data)(struct nd_connector_base *conn,
-				      void *private_data, uint32_t *len);
+	/* Copy all the peer's private data into buf and its length into
+	 * *len, which comes in as ND_MAX_PRIVATE_DATA (buf's size); the core
+	 * does ND's size protocol. Or ND_CONNECTION_INVALID before there is
+	 * a peer. */
+	nd_status (*get_private_data)(struct nd_connector_base *conn, void *buf,
+				      uint32_t *len);
 	/* Fill *addr (a sockaddr_storage) and *len; the core does the size
 	 * protocol. */
 	nd_status (*get_local_address)(struct nd_connector_base *conn,

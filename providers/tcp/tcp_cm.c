@@ -544,22 +544,20 @@ static nd_status conn_get_read_limits(struct nd_connector_base *b, uint32_t *in,
 	return st;
 }
 
-static nd_status conn_get_private_data(struct nd_connector_base *b, void *pdata,
+/* All of it into the core's buffer: the core does ND's size protocol. */
+static nd_status conn_get_private_data(struct nd_connector_base *b, void *buf,
 				       uint32_t *len)
 {
 	struct tcp_connector *c = conn_of(b);
 	nd_status st = ND_SUCCESS;
 
+	_Static_assert(sizeof(c->pdata) <= ND_MAX_PRIVATE_DATA,
+		       "the peer's data must fit the core's buffer");
 	tcp_lock(c->ad);
 	if (!c->have_peer_data) {
 		st = ND_CONNECTION_INVALID;
-	} else if (!pdata || *len < c->pdata_len) {
-		if (pdata)
-			memcpy(pdata, c->pdata, *len);
-		*len = c->pdata_len;
-		st = c->pdata_len ? ND_BUFFER_OVERFLOW : ND_SUCCESS;
 	} else {
-		memcpy(pdata, c->pdata, c->pdata_len);
+		memcpy(buf, c->pdata, c->pdata_len);
 		*len = c->pdata_len;
 	}
 	tcp_unlock(c->ad);

@@ -527,16 +527,13 @@ static nd_status verbs_conn_get_read_limits(struct nd_connector_base *b,
 	struct verbs_adapter *a = c->ad;
 	nd_status st = ND_SUCCESS;
 
+	/* as the peer offered: the core clamps to this adapter's limits */
 	pthread_mutex_lock(&a->cm_lock);
 	if (!conn_has_peer(c)) {
 		st = ND_CONNECTION_INVALID;
 	} else {
-		if (inbound)
-			*inbound = umin(c->peer_out,
-					a->base.info.max_inbound_read_limit);
-		if (outbound)
-			*outbound = umin(c->peer_in,
-					 a->base.info.max_outbound_read_limit);
+		*inbound = c->peer_out;
+		*outbound = c->peer_in;
 	}
 	pthread_mutex_unlock(&a->cm_lock);
 	return st;
@@ -549,14 +546,12 @@ static nd_status verbs_conn_get_private_data(struct nd_connector_base *b,
 	struct verbs_adapter *a = c->ad;
 	nd_status st = ND_SUCCESS;
 
+	/* all of it: the core does ND's size protocol */
+	_Static_assert(VERBS_PDATA_MAX <= ND_MAX_PRIVATE_DATA,
+		       "the peer's data must fit the core's buffer");
 	pthread_mutex_lock(&a->cm_lock);
 	if (!c->has_peer_data) {
 		st = ND_CONNECTION_INVALID;
-	} else if (!buf || *len < c->peer_plen) {
-		if (buf && *len)
-			memcpy(buf, c->peer_pdata, *len);
-		*len = c->peer_plen;
-		st = ND_BUFFER_OVERFLOW;
 	} else {
 		memcpy(buf, c->peer_pdata, c->peer_plen);
 		*len = c->peer_plen;

@@ -9,6 +9,8 @@
  *   MR register/deregister 1/2 (only while testprov_set_async(1)),
  *   CQ/SRQ notify 0, connector connect 1, complete_connect 2, accept 3,
  *   notify_disconnect 4, disconnect 5, listener get_connection_request 0.
+ * testprov_set_peer_data() sets what a connector reports as the peer's
+ * private data.
  */
 #include <netdirect/nd_provider.h>
 
@@ -408,27 +410,38 @@ static nd_status conn_reject(struct nd_connector_base *b, const void *pd,
 	return tpc(b)->state >= 2 ? ND_SUCCESS : ND_CONNECTION_INVALID;
 }
 
+/* The peer's offer as it came: the outbound one above the adapter's 4, which
+ * the core must clamp. */
 static nd_status conn_limits(struct nd_connector_base *b, uint32_t *in,
 			     uint32_t *out)
 {
 	if (tpc(b)->state < 2)
 		return ND_CONNECTION_INVALID;
 	*in = 1;
-	*out = 2;
+	*out = 9;
 	return ND_SUCCESS;
 }
 
-static nd_status conn_pdata(struct nd_connector_base *b, void *pd,
+/* The peer's private data: "peerdat\0" unless a test sets other. */
+static uint8_t peer_data[ND_MAX_PRIVATE_DATA] = "peerdat";
+static uint32_t peer_data_len = 8;
+
+void testprov_set_peer_data(const void *data, uint32_t len);
+void testprov_set_peer_data(const void *data, uint32_t len)
+{
+	if (len)
+		memcpy(peer_data, data, len);
+	peer_data_len = len;
+}
+
+static nd_status conn_pdata(struct nd_connector_base *b, void *buf,
 			    uint32_t *len)
 {
-	static const char data[8] = "peerdat";
-	uint32_t have = *len;
-
 	if (tpc(b)->state < 2)
 		return ND_CONNECTION_INVALID;
-	memcpy(pd ? pd : (void *)data, data, have < 8 ? have : 8);
-	*len = 8;
-	return have < 8 ? ND_BUFFER_OVERFLOW : ND_SUCCESS;
+	memcpy(buf, peer_data, peer_data_len);
+	*len = peer_data_len;
+	return ND_SUCCESS;
 }
 
 static nd_status conn_address(struct nd_connector_base *b,
