@@ -617,16 +617,20 @@ nd_status nd_connector_get_read_limits(struct nd_connector *connector,
 				       uint32_t *outbound_read_limit)
 {
 	LIVE_OR_RETURN(obj, connector, ND_OBJ_CONNECTOR);
-	(void)obj;
+	const struct nd_adapter_info *info = &obj->adapter->info;
 	uint32_t in = 0, out = 0;
 	struct nd_connector_base *b = nd_connector_base_of(connector);
 	nd_status st = b->ops->get_read_limits(b, &in, &out);
 
+	/* "each already clamped by both adapters' capabilities" (the spec):
+	 * the peer clamped its offer to its adapter, this is ours. */
 	if (st == ND_SUCCESS) {
 		if (inbound_read_limit)
-			*inbound_read_limit = in;
+			*inbound_read_limit =
+			    min_u32(in, info->max_inbound_read_limit);
 		if (outbound_read_limit)
-			*outbound_read_limit = out;
+			*outbound_read_limit =
+			    min_u32(out, info->max_outbound_read_limit);
 	}
 	return st;
 }
@@ -635,13 +639,36 @@ nd_status nd_connector_get_private_data(struct nd_connector *connector,
 					void *private_data, uint32_t *len)
 {
 	LIVE_OR_RETURN(obj, connector, ND_OBJ_CONNECTOR);
-	(void)obj;
+	uint8_t buf[ND_MAX_PRIVATE_DATA];
+	uint32_t have = sizeof(buf);
+
 	if (!len)
 		return ND_INVALID_PARAMETER_2;
 	if (!private_data && *len)
 		return ND_INVALID_PARAMETER_1;
 	struct nd_connector_base *b = nd_connector_base_of(connector);
-	return b->ops->get_private_data(b, private_data, len);
+	nd_status st = b->ops->get_private_data(b, buf, &have);
+	if (st != ND_SUCCESS)
+		return st;
+	if (have > sizeof(buf)) {
+		ND_ERR("core",
+		       "provider %s reported %u bytes of private data, "
+		       "more than the %zu it was given",
+		       obj->adapter->provider->name, have, sizeof(buf));
+		return ND_UNSUCCESSFUL;
+	}
+	/*
+	 * ND's size protocol for this call (nd-spi-v2.md, GetPrivateData):
+	 * "too small => ND_BUFFER_OVERFLOW, *pcb = full size, and the first
+	 * *pcb_in bytes ARE copied". A buffer is too small only if it holds
+	 * fewer bytes than there are, so when there are none, even NULL and
+	 * 0 get ND_SUCCESS and 0.
+	 */
+	uint32_t room = *len;
+	if (room && have)
+		memcpy(private_data, buf, min_u32(room, have));
+	*len = have;
+	return room < have ? ND_BUFFER_OVERFLOW : ND_SUCCESS;
 }
 
 nd_status nd_connector_get_local_address(struct nd_connector *connector,

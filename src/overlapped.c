@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,51 +45,6 @@ static void set_status(struct nd_overlapped *ov, nd_status status)
 static nd_status get_status(const struct nd_overlapped *ov)
 {
 	return __atomic_load_n(&ov->status, __ATOMIC_ACQUIRE);
-}
-
-nd_status nd_adapter_base_init(struct nd_adapter_base *adapter,
-			       const struct nd_adapter_ops *ops,
-			       const struct nd_object_ops *obj_ops,
-			       const struct nd_provider *provider)
-{
-	struct nd_ov_engine *e = calloc(1, sizeof(*e));
-
-	if (!e)
-		return ND_NO_MEMORY;
-	e->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (e->efd < 0) {
-		ND_ERR("core", "eventfd: %s", strerror(errno));
-		free(e);
-		return ND_INSUFFICIENT_RESOURCES;
-	}
-	pthread_mutex_init(&e->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&e->cond, &ca);
-	pthread_condattr_destroy(&ca);
-
-	nd_object_init(&adapter->obj, ND_OBJ_ADAPTER, NULL, obj_ops, NULL);
-	adapter->ops = ops;
-	adapter->provider = provider;
-	adapter->engine = e;
-	ndi_adapter_live(1);
-	return ND_SUCCESS;
-}
-
-void nd_adapter_base_fini(struct nd_adapter_base *adapter)
-{
-	struct nd_ov_engine *e = adapter->engine;
-
-	if (!e)
-		return;
-	close(e->efd);
-	free(e->done);
-	pthread_cond_destroy(&e->cond);
-	pthread_mutex_destroy(&e->lock);
-	free(e);
-	adapter->engine = NULL;
-	ndi_adapter_live(-1);
 }
 
 /* The eventfd follows the queue: readable exactly while it is non-empty. */

@@ -90,6 +90,10 @@ struct nd_object {
  * Initialises `obj` with one reference (the caller's) and takes a reference on
  * `adapter` (NULL for an adapter itself). The core adds the parents a create
  * call names (a QP's CQs and SRQ) after the provider returns.
+ *
+ * Providers use the per-type constructors below (nd_cq_base_init(), ...),
+ * which call this and also set the base's ops; it stays for providers that
+ * build a base of their own.
  */
 void nd_object_init(struct nd_object *obj, enum nd_object_type type,
 		    const void *fast_ops, const struct nd_object_ops *ops,
@@ -183,6 +187,21 @@ struct nd_cq_base {
 	const struct nd_cq_ops *ops;
 };
 
+/*
+ * The constructors, one per base: each gives the object its type, its fast
+ * ops (for the types that have them), its object ops and its ops table, all
+ * required, so that no base is handed out with an op table missing. Each
+ * does what nd_object_init() does (one reference, the caller's, and one on
+ * `adapter`, which must not be NULL) and sets every field of the base, so
+ * call it before setting any of them; the rest of the provider's struct is
+ * the provider's. Since it takes the adapter reference, call it last, when
+ * nothing can fail any more: from then on only nd_object_put() frees.
+ */
+void nd_cq_base_init(struct nd_cq_base *cq, const struct nd_cq_fast_ops *fast,
+		     const struct nd_object_ops *obj_ops,
+		     const struct nd_cq_ops *ops,
+		     struct nd_adapter_base *adapter);
+
 struct nd_mr_ops {
 	/* flags are validated; buffer non-NULL, length within limits. */
 	nd_status (*register_memory)(struct nd_mr_base *mr, const void *buffer,
@@ -205,6 +224,11 @@ struct nd_mr_base {
 	uint32_t bound_windows; /* atomic: windows bound to this region */
 };
 
+/* No fast ops: posting goes through the QP. The tokens start at 0. */
+void nd_mr_base_init(struct nd_mr_base *mr, const struct nd_object_ops *obj_ops,
+		     const struct nd_mr_ops *ops,
+		     struct nd_adapter_base *adapter);
+
 struct nd_mw_base {
 	union {
 		struct nd_mw pub;
@@ -212,6 +236,10 @@ struct nd_mw_base {
 	};
 	uint32_t remote_token; /* set by the provider when bound */
 };
+
+/* No ops at all: binding and invalidating are QP requests. */
+void nd_mw_base_init(struct nd_mw_base *mw, const struct nd_object_ops *obj_ops,
+		     struct nd_adapter_base *adapter);
 
 struct nd_srq_ops {
 	nd_status (*get_notify_affinity)(struct nd_srq_base *srq,
@@ -230,6 +258,12 @@ struct nd_srq_base {
 	const struct nd_srq_ops *ops;
 };
 
+void nd_srq_base_init(struct nd_srq_base *srq,
+		      const struct nd_srq_fast_ops *fast,
+		      const struct nd_object_ops *obj_ops,
+		      const struct nd_srq_ops *ops,
+		      struct nd_adapter_base *adapter);
+
 struct nd_qp_ops {
 	nd_status (*flush)(struct nd_qp_base *qp);
 };
@@ -242,6 +276,22 @@ struct nd_qp_base {
 	const struct nd_qp_ops *ops;
 	void *context; /* echoed in nd_result.qp_context */
 };
+
+/* `context` is the create call's, echoed in every result of the QP. */
+void nd_qp_base_init(struct nd_qp_base *qp, const struct nd_qp_fast_ops *fast,
+		     const struct nd_object_ops *obj_ops,
+		     const struct nd_qp_ops *ops, void *context,
+		     struct nd_adapter_base *adapter);
+
+/*
+ * The most private data a provider keeps from a peer, and the size of the
+ * buffer the core hands to get_private_data: MPA's limit (RFC 5044: 512
+ * bytes), the largest of the transports nd-spi-v2.md §16 lists (IB's CM
+ * carries at most 196, rdma_ucm at most 255). A peer's data may be longer
+ * than this adapter's own max_caller_data/max_callee_data (IB pads to the
+ * message's field), so this, not those, bounds it.
+ */
+#define ND_MAX_PRIVATE_DATA 512u
 
 /*
  * Connector ops. The core has checked private-data sizes against the
@@ -268,10 +318,18 @@ struct nd_connector_ops {
 	nd_status (*reject)(struct nd_connector_base *conn,
 			    const void *private_data,
 			    uint32_t private_data_len);
+	/* The peer's offer as it came (*inbound <- its outbound, *outbound
+	 * <- its inbound), both always set on success; the core clamps them
+	 * to this adapter's max_inbound/outbound_read_limit. Or
+	 * ND_CONNECTION_INVALID before there is a peer. */
 	nd_status (*get_read_limits)(struct nd_connector_base *conn,
 				     uint32_t *inbound, uint32_t *outbound);
-	nd_status (*get_private_data)(struct nd_connector_base *conn,
-				      void *private_data, uint32_t *len);
+	/* Copy all the peer's private data into buf and its length into
+	 * *len, which comes in as ND_MAX_PRIVATE_DATA (buf's size); the core
+	 * does ND's size protocol. Or ND_CONNECTION_INVALID before there is
+	 * a peer. */
+	nd_status (*get_private_data)(struct nd_connector_base *conn, void *buf,
+				      uint32_t *len);
 	/* Fill *addr (a sockaddr_storage) and *len; the core does the size
 	 * protocol. */
 	nd_status (*get_local_address)(struct nd_connector_base *conn,
@@ -293,6 +351,11 @@ struct nd_connector_base {
 	};
 	const struct nd_connector_ops *ops;
 };
+
+void nd_connector_base_init(struct nd_connector_base *conn,
+			    const struct nd_object_ops *obj_ops,
+			    const struct nd_connector_ops *ops,
+			    struct nd_adapter_base *adapter);
 
 struct nd_listener_ops {
 	nd_status (*bind)(struct nd_listener_base *listener,
@@ -316,6 +379,11 @@ struct nd_listener_base {
 	};
 	const struct nd_listener_ops *ops;
 };
+
+void nd_listener_base_init(struct nd_listener_base *listener,
+			   const struct nd_object_ops *obj_ops,
+			   const struct nd_listener_ops *ops,
+			   struct nd_adapter_base *adapter);
 
 /* Public handle -> base, for providers and the core alike. */
 #define nd_adapter_base_of(p)	container_of(p, struct nd_adapter_base, pub)

@@ -544,22 +544,20 @@ static nd_status conn_get_read_limits(struct nd_connector_base *b, uint32_t *in,
 	return st;
 }
 
-static nd_status conn_get_private_data(struct nd_connector_base *b, void *pdata,
+/* All of it into the core's buffer: the core does ND's size protocol. */
+static nd_status conn_get_private_data(struct nd_connector_base *b, void *buf,
 				       uint32_t *len)
 {
 	struct tcp_connector *c = conn_of(b);
 	nd_status st = ND_SUCCESS;
 
+	_Static_assert(sizeof(c->pdata) <= ND_MAX_PRIVATE_DATA,
+		       "the peer's data must fit the core's buffer");
 	tcp_lock(c->ad);
 	if (!c->have_peer_data) {
 		st = ND_CONNECTION_INVALID;
-	} else if (!pdata || *len < c->pdata_len) {
-		if (pdata)
-			memcpy(pdata, c->pdata, *len);
-		*len = c->pdata_len;
-		st = c->pdata_len ? ND_BUFFER_OVERFLOW : ND_SUCCESS;
 	} else {
-		memcpy(pdata, c->pdata, c->pdata_len);
+		memcpy(buf, c->pdata, c->pdata_len);
 		*len = c->pdata_len;
 	}
 	tcp_unlock(c->ad);
@@ -750,8 +748,7 @@ nd_status tcp_create_connector(struct nd_adapter_base *a,
 		return ND_NO_MEMORY;
 	c->ad = tcp_adapter_of(a);
 	c->bound_fd = -1;
-	nd_object_init(&c->base.obj, ND_OBJ_CONNECTOR, NULL, &conn_obj_ops, a);
-	c->base.ops = &conn_ops;
+	nd_connector_base_init(&c->base, &conn_obj_ops, &conn_ops, a);
 	*out = &c->base.pub;
 	return ND_SUCCESS;
 }
@@ -1245,8 +1242,7 @@ nd_status tcp_create_listener(struct nd_adapter_base *a,
 	l->pl.kind = TCP_POLL_LISTENER;
 	l->pl.fd = -1;
 	l->pl.slot = UINT32_MAX;
-	nd_object_init(&l->base.obj, ND_OBJ_LISTENER, NULL, &lis_obj_ops, a);
-	l->base.ops = &lis_ops;
+	nd_listener_base_init(&l->base, &lis_obj_ops, &lis_ops, a);
 	*out = &l->base.pub;
 	return ND_SUCCESS;
 }

@@ -168,8 +168,7 @@ nd_status tcp_create_cq(struct nd_adapter_base *a, uint32_t depth,
 	}
 	cq->depth = depth;
 	pthread_mutex_init(&cq->lock, NULL);
-	nd_object_init(&cq->base.obj, ND_OBJ_CQ, &cq_fast, &cq_obj_ops, a);
-	cq->base.ops = &cq_ops;
+	nd_cq_base_init(&cq->base, &cq_fast, &cq_obj_ops, &cq_ops, a);
 	*out = &cq->base.pub;
 	return ND_SUCCESS;
 }
@@ -366,8 +365,7 @@ nd_status tcp_create_srq(struct nd_adapter_base *a, uint32_t depth,
 	}
 	srq->depth = depth;
 	srq->threshold = threshold;
-	nd_object_init(&srq->base.obj, ND_OBJ_SRQ, &srq_fast, &srq_obj_ops, a);
-	srq->base.ops = &srq_ops;
+	nd_srq_base_init(&srq->base, &srq_fast, &srq_obj_ops, &srq_ops, a);
 	*out = &srq->base.pub;
 	return ND_SUCCESS;
 }
@@ -460,8 +458,7 @@ nd_status tcp_create_mr(struct nd_adapter_base *a, struct nd_mr **out)
 
 	if (!mr)
 		return ND_NO_MEMORY;
-	nd_object_init(&mr->base.obj, ND_OBJ_MR, NULL, &mr_obj_ops, a);
-	mr->base.ops = &mr_ops;
+	nd_mr_base_init(&mr->base, &mr_obj_ops, &mr_ops, a);
 	*out = &mr->base.pub;
 	return ND_SUCCESS;
 }
@@ -534,7 +531,7 @@ nd_status tcp_create_mw(struct nd_adapter_base *a, struct nd_mw **out)
 
 	if (!mw)
 		return ND_NO_MEMORY;
-	nd_object_init(&mw->base.obj, ND_OBJ_MW, NULL, &mw_obj_ops, a);
+	nd_mw_base_init(&mw->base, &mw_obj_ops, a);
 	*out = &mw->base.pub;
 	return ND_SUCCESS;
 }

@@ -1563,9 +1563,7 @@ nd_status tcp_create_qp(struct nd_adapter_base *a, struct nd_cq *rcq,
 		qp->sq[i].inline_buf = &qp->sq_inline[i * (size_t)inline_size];
 	}
 
-	nd_object_init(&qp->base.obj, ND_OBJ_QP, &qp_fast, &qp_obj_ops, a);
-	qp->base.ops = &qp_ops;
-	qp->base.context = context;
+	nd_qp_base_init(&qp->base, &qp_fast, &qp_obj_ops, &qp_ops, context, a);
 
 	tcp_lock(ad);
 	qp->serial = ++ad->qp_serial;

@@ -527,16 +527,13 @@ static nd_status verbs_conn_get_read_limits(struct nd_connector_base *b,
 	struct verbs_adapter *a = c->ad;
 	nd_status st = ND_SUCCESS;
 
+	/* as the peer offered: the core clamps to this adapter's limits */
 	pthread_mutex_lock(&a->cm_lock);
 	if (!conn_has_peer(c)) {
 		st = ND_CONNECTION_INVALID;
 	} else {
-		if (inbound)
-			*inbound = umin(c->peer_out,
-					a->base.info.max_inbound_read_limit);
-		if (outbound)
-			*outbound = umin(c->peer_in,
-					 a->base.info.max_outbound_read_limit);
+		*inbound = c->peer_out;
+		*outbound = c->peer_in;
 	}
 	pthread_mutex_unlock(&a->cm_lock);
 	return st;
@@ -549,14 +546,12 @@ static nd_status verbs_conn_get_private_data(struct nd_connector_base *b,
 	struct verbs_adapter *a = c->ad;
 	nd_status st = ND_SUCCESS;
 
+	/* all of it: the core does ND's size protocol */
+	_Static_assert(VERBS_PDATA_MAX <= ND_MAX_PRIVATE_DATA,
+		       "the peer's data must fit the core's buffer");
 	pthread_mutex_lock(&a->cm_lock);
 	if (!c->has_peer_data) {
 		st = ND_CONNECTION_INVALID;
-	} else if (!buf || *len < c->peer_plen) {
-		if (buf && *len)
-			memcpy(buf, c->peer_pdata, *len);
-		*len = c->peer_plen;
-		st = ND_BUFFER_OVERFLOW;
 	} else {
 		memcpy(buf, c->peer_pdata, c->peer_plen);
 		*len = c->peer_plen;
@@ -807,9 +802,8 @@ nd_status verbs_create_connector(struct nd_adapter_base *ab,
 	if (!c)
 		return ND_NO_MEMORY;
 	c->ad = verbs_adapter_of(ab);
-	nd_object_init(&c->base.obj, ND_OBJ_CONNECTOR, NULL,
-		       &verbs_conn_obj_ops, ab);
-	c->base.ops = &verbs_conn_ops;
+	nd_connector_base_init(&c->base, &verbs_conn_obj_ops, &verbs_conn_ops,
+			       ab);
 	*out = &c->base.pub;
 	return ND_SUCCESS;
 }
@@ -1014,9 +1008,8 @@ nd_status verbs_create_listener(struct nd_adapter_base *ab,
 	if (!l)
 		return ND_NO_MEMORY;
 	l->ad = verbs_adapter_of(ab);
-	nd_object_init(&l->base.obj, ND_OBJ_LISTENER, NULL,
-		       &verbs_listener_obj_ops, ab);
-	l->base.ops = &verbs_listener_ops;
+	nd_listener_base_init(&l->base, &verbs_listener_obj_ops,
+			      &verbs_listener_ops, ab);
 	*out = &l->base.pub;
 	return ND_SUCCESS;
 }

@@ -616,10 +616,10 @@ nd_status verbs_create_cq(struct nd_adapter_base *ab, uint32_t depth,
 		free(cq);
 		return st;
 	}
-	nd_object_init(&cq->base.obj, ND_OBJ_CQ,
-		       cq->cqx ? &verbs_cq_fast_ex : &verbs_cq_fast_wc,
-		       &verbs_cq_obj_ops, ab);
-	cq->base.ops = a->cq_resize ? &verbs_cq_ops_resize : &verbs_cq_ops;
+	nd_cq_base_init(
+	    &cq->base, cq->cqx ? &verbs_cq_fast_ex : &verbs_cq_fast_wc,
+	    &verbs_cq_obj_ops,
+	    a->cq_resize ? &verbs_cq_ops_resize : &verbs_cq_ops, ab);
 	*out = &cq->base.pub;
 	return ND_SUCCESS;
 }

@@ -165,8 +165,7 @@ nd_status verbs_create_mr(struct nd_adapter_base *ab, struct nd_mr **out)
 	if (!mr)
 		return ND_NO_MEMORY;
 	mr->ad = verbs_adapter_of(ab);
-	nd_object_init(&mr->base.obj, ND_OBJ_MR, NULL, &verbs_mr_obj_ops, ab);
-	mr->base.ops = &verbs_mr_ops;
+	nd_mr_base_init(&mr->base, &verbs_mr_obj_ops, &verbs_mr_ops, ab);
 	*out = &mr->base.pub;
 	return ND_SUCCESS;
 }
@@ -214,7 +213,7 @@ nd_status verbs_create_mw(struct nd_adapter_base *ab, struct nd_mw **out)
 		return st == ND_NOT_SUPPORTED ? st : ND_INSUFFICIENT_RESOURCES;
 	}
 	mw->rkey = mw->mw->rkey;
-	nd_object_init(&mw->base.obj, ND_OBJ_MW, NULL, &verbs_mw_obj_ops, ab);
+	nd_mw_base_init(&mw->base, &verbs_mw_obj_ops, ab);
 	*out = &mw->base.pub;
 	return ND_SUCCESS;
 }

@@ -1098,9 +1098,8 @@ nd_status verbs_create_qp(struct nd_adapter_base *ab, struct nd_cq *rcqp,
 		fast = qp->srq ? &verbs_qp_fast_srq_q : &verbs_qp_fast_q;
 	else
 		fast = qp->srq ? &verbs_qp_fast_srq : &verbs_qp_fast;
-	nd_object_init(&qp->base.obj, ND_OBJ_QP, fast, &verbs_qp_obj_ops, ab);
-	qp->base.ops = &verbs_qp_ops;
-	qp->base.context = context;
+	nd_qp_base_init(&qp->base, fast, &verbs_qp_obj_ops, &verbs_qp_ops,
+			context, ab);
 	*out = &qp->base.pub;
 	return ND_SUCCESS;
 
@@ -1367,9 +1366,8 @@ nd_status verbs_create_srq(struct nd_adapter_base *ab, uint32_t depth,
 		return st;
 	}
 	srq->cap = ia.attr.max_wr > depth ? ia.attr.max_wr : depth;
-	nd_object_init(&srq->base.obj, ND_OBJ_SRQ, &verbs_srq_fast,
-		       &verbs_srq_obj_ops, ab);
-	srq->base.ops = &verbs_srq_ops;
+	nd_srq_base_init(&srq->base, &verbs_srq_fast, &verbs_srq_obj_ops,
+			 &verbs_srq_ops, ab);
 	*out = &srq->base.pub;
 	return ND_SUCCESS;
 }

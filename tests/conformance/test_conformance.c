@@ -793,6 +793,139 @@ static void test_private_data_limits(void **state)
 }
 
 /*
+ * GetPrivateData's size protocol (nd-spi-v2.md, IND2Connector 7): a buffer
+ * too small for the `full` bytes reported gives ND_BUFFER_OVERFLOW with the
+ * full length and the first bytes that fit copied; one that holds them gives
+ * ND_SUCCESS. `sent` is what the peer sent: the reported data starts with it
+ * (a transport may pad, the spec allows; IB's CM does).
+ */
+/* Room for any peer's private data: MPA's 512 bytes is the most a
+ * transport of the spec carries. */
+#define PEER_DATA_MAX 512u
+
+static uint32_t check_private_data(struct nd_connector *c, const uint8_t *sent,
+				   uint32_t n)
+{
+	uint8_t got[PEER_DATA_MAX + 1];
+	uint32_t full = 0, len;
+	nd_status st = nd_connector_get_private_data(c, NULL, &full);
+
+	/* NULL and 0 holds nothing: too small unless there is nothing */
+	if (full == 0)
+		assert_int_equal(st, ND_SUCCESS);
+	else
+		assert_int_equal(st, ND_BUFFER_OVERFLOW);
+	assert_true(full >= n);
+	assert_true(full <= PEER_DATA_MAX);
+	if (full > 1) { /* one byte short: what fits is copied, no more */
+		len = full - 1;
+		memset(got, 0xa5, sizeof(got));
+		assert_int_equal(nd_connector_get_private_data(c, got, &len),
+				 ND_BUFFER_OVERFLOW);
+		assert_int_equal(len, full);
+		if (n > 1)
+			assert_memory_equal(got, sent, min_u32(n, full - 1));
+		assert_int_equal(got[full - 1], 0xa5);
+	}
+	len = full; /* exactly enough */
+	memset(got, 0xa5, sizeof(got));
+	assert_int_equal(
+	    nd_connector_get_private_data(c, full ? got : NULL, &len),
+	    ND_SUCCESS);
+	assert_int_equal(len, full);
+	if (n)
+		assert_memory_equal(got, sent, n);
+	return full;
+}
+
+/* Whether the transport pads private data to its CM message's field. */
+static bool pads_private_data(struct nd_adapter *ad)
+{
+	struct nd_adapter_identity id;
+
+	assert_int_equal(nd_adapter_get_identity(ad, &id), ND_SUCCESS);
+	return strcmp(id.transport, "InfiniBand") == 0 ||
+	       strcmp(id.transport, "RoCE") == 0;
+}
+
+/*
+ * No private data either way: both sides read a length of 0 with
+ * ND_SUCCESS, even into NULL and 0, since no buffer is too small for
+ * nothing (unless the transport pads: then the padding, by the protocol).
+ */
+static void test_private_data_empty(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest;
+	uint32_t dest_len, len;
+	struct nd_overlapped gov = {0}, cov = {0}, aov = {0}, ccov = {0};
+
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
+	nd_status cst =
+	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
+				 dest_len, 0, 0, NULL, 0, &cov);
+	assert_int_equal(tc_wait_ov(p.l, &gov, gst, TC_TIMEOUT_MS), ND_SUCCESS);
+	len = check_private_data(p.pc, NULL, 0);
+	if (!pads_private_data(tc_peer_adapter(t)))
+		assert_int_equal(len, 0);
+	nd_status ast = nd_connector_accept(p.pc, p.pqp, 0, 0, NULL, 0, &aov);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	len = check_private_data(p.ac, NULL, 0);
+	if (!pads_private_data(t->ad))
+		assert_int_equal(len, 0);
+	assert_int_equal(tc_wait_ov(p.ac, &ccov,
+				    nd_connector_complete_connect(p.ac, &ccov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.pc, &aov, ast, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	tc_pair_fini(&p);
+}
+
+/* A few bytes each way, read into too small and exact buffers. */
+static void test_private_data_sizes(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest;
+	uint32_t dest_len, len;
+	struct nd_overlapped gov = {0}, cov = {0}, aov = {0}, ccov = {0};
+	uint8_t cd[8], ad[8];
+	uint32_t nc = min_u32(sizeof(cd), t->info.max_caller_data);
+	uint32_t na = min_u32(sizeof(ad), t->info.max_callee_data);
+
+	tc_fill(cd, sizeof(cd), 3);
+	tc_fill(ad, sizeof(ad), 4);
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
+	nd_status cst =
+	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
+				 dest_len, 0, 0, cd, nc, &cov);
+	assert_int_equal(tc_wait_ov(p.l, &gov, gst, TC_TIMEOUT_MS), ND_SUCCESS);
+	len = check_private_data(p.pc, cd, nc);
+	if (!pads_private_data(tc_peer_adapter(t)))
+		assert_int_equal(len, nc);
+	nd_status ast = nd_connector_accept(p.pc, p.pqp, 0, 0, ad, na, &aov);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	len = check_private_data(p.ac, ad, na);
+	if (!pads_private_data(t->ad))
+		assert_int_equal(len, na);
+	assert_int_equal(tc_wait_ov(p.ac, &ccov,
+				    nd_connector_complete_connect(p.ac, &ccov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.pc, &aov, ast, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	tc_pair_fini(&p);
+}
+
+/*
  * A peer that connects and never completes (no CompleteConnect: a crashed
  * or hostile client) must not leave Accept pending forever: it ends within
  * the provider's handshake bound (10 s; docs/reliability.md), with
@@ -862,6 +995,58 @@ static void test_read_limits(void **state)
 			 ND_SUCCESS);
 	assert_int_equal(in, p_out);
 	assert_int_equal(out, p_in);
+	assert_int_equal(tc_wait_ov(p.ac, &ccov,
+				    nd_connector_complete_connect(p.ac, &ccov),
+				    TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	assert_int_equal(tc_wait_ov(p.pc, &aov, ast, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	tc_pair_fini(&p);
+}
+
+/*
+ * Both sides ask for more Reads than any adapter allows: what GetReadLimits
+ * shows is "each already clamped by both adapters' capabilities" (the
+ * spec), never above this side's MaxInbound/MaxOutboundReadLimit nor the
+ * other side's matching one. Bounds only: how far below a transport
+ * negotiates is its own (iWARP's MPA v2 may lower them).
+ */
+static void test_read_limits_clamped(void **state)
+{
+	struct tc *t = *state;
+	struct tc_pair p;
+	struct sockaddr_storage dest;
+	uint32_t dest_len, in = UINT32_MAX, out = UINT32_MAX;
+	uint32_t size = sizeof(struct nd_adapter_info);
+	struct nd_overlapped gov = {0}, cov = {0}, aov = {0}, ccov = {0};
+	struct nd_adapter_info a = t->info, pi = {.info_version = ND_VERSION_2};
+
+	assert_int_equal(nd_adapter_query(tc_peer_adapter(t), &pi, &size),
+			 ND_SUCCESS);
+	tc_pair_init(t, &p, NULL);
+	tc_listen(&p, &dest, &dest_len);
+	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
+	nd_status cst = nd_connector_connect(
+	    p.ac, p.aqp, (struct sockaddr *)&dest, dest_len, UINT32_MAX,
+	    UINT32_MAX, NULL, 0, &cov);
+	assert_int_equal(tc_wait_ov(p.l, &gov, gst, TC_TIMEOUT_MS), ND_SUCCESS);
+	assert_int_equal(nd_connector_get_read_limits(p.pc, &in, &out),
+			 ND_SUCCESS);
+	assert_true(in <= min_u32(pi.max_inbound_read_limit,
+				  a.max_outbound_read_limit));
+	assert_true(out <= min_u32(pi.max_outbound_read_limit,
+				   a.max_inbound_read_limit));
+	nd_status ast = nd_connector_accept(p.pc, p.pqp, UINT32_MAX, UINT32_MAX,
+					    NULL, 0, &aov);
+	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
+			 ND_SUCCESS);
+	in = out = UINT32_MAX;
+	assert_int_equal(nd_connector_get_read_limits(p.ac, &in, &out),
+			 ND_SUCCESS);
+	assert_true(in <= min_u32(a.max_inbound_read_limit,
+				  pi.max_outbound_read_limit));
+	assert_true(out <= min_u32(a.max_outbound_read_limit,
+				   pi.max_inbound_read_limit));
 	assert_int_equal(tc_wait_ov(p.ac, &ccov,
 				    nd_connector_complete_connect(p.ac, &ccov),
 				    TC_TIMEOUT_MS),
@@ -2433,8 +2618,11 @@ int main(void)
 	    T(test_reject_by_active),
 	    T(test_connect_no_listener),
 	    T(test_private_data_limits),
+	    T(test_private_data_empty),
+	    T(test_private_data_sizes),
 	    T(test_accept_without_complete_connect),
 	    T(test_read_limits),
+	    T(test_read_limits_clamped),
 	    T(test_connection_states),
 	    T(test_connect_again_after_peer_left),
 	    T(test_cancel_order),

@@ -21,6 +21,7 @@ struct testprov {
 	unsigned (*live_objects)(void);
 	int (*finish)(void *handle, uint32_t kind, nd_status status);
 	int (*qp_connect)(struct nd_qp *qp);
+	void (*set_peer_data)(const void *data, uint32_t len);
 };
 
 static inline struct testprov testprov_hooks(void)
@@ -34,6 +35,7 @@ static inline struct testprov testprov_hooks(void)
 	*(void **)&t.live_objects = dlsym(dl, "testprov_live_objects");
 	*(void **)&t.finish = dlsym(dl, "testprov_finish");
 	*(void **)&t.qp_connect = dlsym(dl, "testprov_qp_connect");
+	*(void **)&t.set_peer_data = dlsym(dl, "testprov_set_peer_data");
 	assert_non_null(t.finish);
 	dlclose(dl); /* drops only our extra reference */
 	return t;

@@ -1015,10 +1015,11 @@ static void test_connector_bad_input(void **state)
 			 ND_INVALID_HANDLE);
 	assert_int_equal(nd_connector_get_read_limits(c, NULL, NULL),
 			 ND_SUCCESS);
+	/* the provider reports the peer's 1 and 9; the adapter allows 4 */
 	assert_int_equal(nd_connector_get_read_limits(c, &in, &outb),
 			 ND_SUCCESS);
 	assert_int_equal(in, 1);
-	assert_int_equal(outb, 2);
+	assert_int_equal(outb, 4);
 	assert_int_equal(nd_connector_get_private_data(NULL, pd, &len),
 			 ND_INVALID_HANDLE);
 	assert_int_equal(nd_connector_get_private_data(c, pd, NULL),
@@ -1036,6 +1037,24 @@ static void test_connector_bad_input(void **state)
 			 ND_BUFFER_OVERFLOW);
 	assert_int_equal(len, 8);
 	assert_memory_equal(pd, "pee\0", 4);
+	len = 8; /* exactly enough */
+	assert_int_equal(nd_connector_get_private_data(c, pd, &len),
+			 ND_SUCCESS);
+	assert_int_equal(len, 8);
+	assert_memory_equal(pd, "peerdat", 8);
+	/* A peer that sent none: no buffer is too small for 0 bytes. */
+	tp.set_peer_data(NULL, 0);
+	len = 0;
+	assert_int_equal(nd_connector_get_private_data(c, NULL, &len),
+			 ND_SUCCESS);
+	assert_int_equal(len, 0);
+	len = 4;
+	memset(pd, 0x77, sizeof(pd));
+	assert_int_equal(nd_connector_get_private_data(c, pd, &len),
+			 ND_SUCCESS);
+	assert_int_equal(len, 0);
+	assert_int_equal(pd[0], 0x77);
+	tp.set_peer_data("peerdat", 8);
 	assert_int_equal(nd_connector_get_local_address(NULL, NULL, &len),
 			 ND_INVALID_HANDLE);
 	assert_int_equal(nd_connector_get_local_address(c, NULL, NULL),

@@ -9,6 +9,8 @@
  *   MR register/deregister 1/2 (only while testprov_set_async(1)),
  *   CQ/SRQ notify 0, connector connect 1, complete_connect 2, accept 3,
  *   notify_disconnect 4, disconnect 5, listener get_connection_request 0.
+ * testprov_set_peer_data() sets what a connector reports as the peer's
+ * private data.
  */
 #include <netdirect/nd_provider.h>
 
@@ -408,27 +410,38 @@ static nd_status conn_reject(struct nd_connector_base *b, const void *pd,
 	return tpc(b)->state >= 2 ? ND_SUCCESS : ND_CONNECTION_INVALID;
 }
 
+/* The peer's offer as it came: the outbound one above the adapter's 4, which
+ * the core must clamp. */
 static nd_status conn_limits(struct nd_connector_base *b, uint32_t *in,
 			     uint32_t *out)
 {
 	if (tpc(b)->state < 2)
 		return ND_CONNECTION_INVALID;
 	*in = 1;
-	*out = 2;
+	*out = 9;
 	return ND_SUCCESS;
 }
 
-static nd_status conn_pdata(struct nd_connector_base *b, void *pd,
+/* The peer's private data: "peerdat\0" unless a test sets other. */
+static uint8_t peer_data[ND_MAX_PRIVATE_DATA] = "peerdat";
+static uint32_t peer_data_len = 8;
+
+void testprov_set_peer_data(const void *data, uint32_t len);
+void testprov_set_peer_data(const void *data, uint32_t len)
+{
+	if (len)
+		memcpy(peer_data, data, len);
+	peer_data_len = len;
+}
+
+static nd_status conn_pdata(struct nd_connector_base *b, void *buf,
 			    uint32_t *len)
 {
-	static const char data[8] = "peerdat";
-	uint32_t have = *len;
-
 	if (tpc(b)->state < 2)
 		return ND_CONNECTION_INVALID;
-	memcpy(pd ? pd : (void *)data, data, have < 8 ? have : 8);
-	*len = 8;
-	return have < 8 ? ND_BUFFER_OVERFLOW : ND_SUCCESS;
+	memcpy(buf, peer_data, peer_data_len);
+	*len = peer_data_len;
+	return ND_SUCCESS;
 }
 
 static nd_status conn_address(struct nd_connector_base *b,
@@ -518,15 +531,14 @@ static const struct nd_listener_ops lis_ops = {
 
 static const struct nd_provider test_provider;
 
-static void *obj_new(size_t size, enum nd_object_type type, const void *fast,
-		     struct nd_adapter_base *a)
+/* The caller gives it its base with the library's constructor, as an
+ * out-of-tree provider would: they are part of what these tests load. */
+static void *obj_new(size_t size)
 {
-	struct nd_object *obj = calloc(1, size);
+	void *obj = calloc(1, size);
 
-	if (obj) {
-		nd_object_init(obj, type, fast, &tp_obj_ops, a);
+	if (obj)
 		live_objects++;
-	}
 	return obj;
 }
 
@@ -560,13 +572,13 @@ static nd_status ad_create_cq(struct nd_adapter_base *a, uint32_t depth,
 			      uint16_t group, uint64_t affinity,
 			      struct nd_cq **out)
 {
-	struct tp_cq *cq = obj_new(sizeof(*cq), ND_OBJ_CQ, &cq_fast, a);
+	struct tp_cq *cq = obj_new(sizeof(*cq));
 
 	(void)group;
 	(void)affinity;
 	if (!cq)
 		return ND_NO_MEMORY;
-	cq->base.ops = &cq_ops;
+	nd_cq_base_init(&cq->base, &cq_fast, &tp_obj_ops, &cq_ops, a);
 	cq->depth = depth;
 	*out = &cq->base.pub;
 	return ND_SUCCESS;
@@ -574,21 +586,22 @@ static nd_status ad_create_cq(struct nd_adapter_base *a, uint32_t depth,
 
 static nd_status ad_create_mr(struct nd_adapter_base *a, struct nd_mr **out)
 {
-	struct tp_obj *o = obj_new(sizeof(*o), ND_OBJ_MR, NULL, a);
+	struct tp_obj *o = obj_new(sizeof(*o));
 
 	if (!o)
 		return ND_NO_MEMORY;
-	o->mr.ops = &mr_ops;
+	nd_mr_base_init(&o->mr, &tp_obj_ops, &mr_ops, a);
 	*out = &o->mr.pub;
 	return ND_SUCCESS;
 }
 
 static nd_status ad_create_mw(struct nd_adapter_base *a, struct nd_mw **out)
 {
-	struct tp_obj *o = obj_new(sizeof(*o), ND_OBJ_MW, NULL, a);
+	struct tp_obj *o = obj_new(sizeof(*o));
 
 	if (!o)
 		return ND_NO_MEMORY;
+	nd_mw_base_init(&o->mw, &tp_obj_ops, a);
 	*out = &o->mw.pub;
 	return ND_SUCCESS;
 }
@@ -597,7 +610,7 @@ static nd_status ad_create_srq(struct nd_adapter_base *a, uint32_t depth,
 			       uint32_t sge, uint32_t threshold, uint16_t group,
 			       uint64_t affinity, struct nd_srq **out)
 {
-	struct tp_obj *o = obj_new(sizeof(*o), ND_OBJ_SRQ, &srq_fast, a);
+	struct tp_obj *o = obj_new(sizeof(*o));
 
 	(void)depth;
 	(void)sge;
@@ -606,7 +619,7 @@ static nd_status ad_create_srq(struct nd_adapter_base *a, uint32_t depth,
 	(void)affinity;
 	if (!o)
 		return ND_NO_MEMORY;
-	o->srq.ops = &srq_ops;
+	nd_srq_base_init(&o->srq, &srq_fast, &tp_obj_ops, &srq_ops, a);
 	*out = &o->srq.pub;
 	return ND_SUCCESS;
 }
@@ -617,7 +630,7 @@ static nd_status ad_create_qp(struct nd_adapter_base *a, struct nd_cq *rcq,
 			      uint32_t rsge, uint32_t isge, uint32_t inl,
 			      struct nd_qp **out)
 {
-	struct tp_qp *qp = obj_new(sizeof(*qp), ND_OBJ_QP, &qp_fast, a);
+	struct tp_qp *qp = obj_new(sizeof(*qp));
 
 	(void)srq;
 	(void)rdepth;
@@ -627,8 +640,7 @@ static nd_status ad_create_qp(struct nd_adapter_base *a, struct nd_cq *rcq,
 	(void)inl;
 	if (!qp)
 		return ND_NO_MEMORY;
-	qp->base.ops = &qp_ops;
-	qp->base.context = context;
+	nd_qp_base_init(&qp->base, &qp_fast, &tp_obj_ops, &qp_ops, context, a);
 	qp->rcq = container_of(rcq, struct tp_cq, base.pub);
 	qp->icq = container_of(icq, struct tp_cq, base.pub);
 	*out = &qp->base.pub;
@@ -638,11 +650,11 @@ static nd_status ad_create_qp(struct nd_adapter_base *a, struct nd_cq *rcq,
 static nd_status ad_create_connector(struct nd_adapter_base *a,
 				     struct nd_connector **out)
 {
-	struct tp_obj *o = obj_new(sizeof(*o), ND_OBJ_CONNECTOR, NULL, a);
+	struct tp_obj *o = obj_new(sizeof(*o));
 
 	if (!o)
 		return ND_NO_MEMORY;
-	o->conn.ops = &conn_ops;
+	nd_connector_base_init(&o->conn, &tp_obj_ops, &conn_ops, a);
 	*out = &o->conn.pub;
 	return ND_SUCCESS;
 }
@@ -650,11 +662,11 @@ static nd_status ad_create_connector(struct nd_adapter_base *a,
 static nd_status ad_create_listener(struct nd_adapter_base *a,
 				    struct nd_listener **out)
 {
-	struct tp_obj *o = obj_new(sizeof(*o), ND_OBJ_LISTENER, NULL, a);
+	struct tp_obj *o = obj_new(sizeof(*o));
 
 	if (!o)
 		return ND_NO_MEMORY;
-	o->lis.ops = &lis_ops;
+	nd_listener_base_init(&o->lis, &tp_obj_ops, &lis_ops, a);
 	*out = &o->lis.pub;
 	return ND_SUCCESS;
 }
