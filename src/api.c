@@ -546,7 +546,7 @@ nd_status nd_connector_connect(struct nd_connector *connector, struct nd_qp *qp,
 				in->max_caller_data);
 	if (ND_FAILED(st))
 		return ndi_ov_sync(obj, ov, st);
-	if (ndi_sockaddr_is_any(dest))
+	if (nd_util_sockaddr_is_any(dest))
 		return ndi_ov_sync(obj, ov, ND_BAD_NETWORK_NAME);
 
 	struct nd_connector_base *b = nd_connector_base_of(connector);

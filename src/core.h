@@ -4,6 +4,7 @@
 #define NETDIRECT_CORE_H
 
 #include <netdirect/nd_provider.h>
+#include <netdirect/nd_util.h>
 #include <pthread.h>
 
 /* Per-adapter overlapped engine: the queue behind the adapter's fd. */
@@ -59,11 +60,6 @@ nd_status ndi_ov_sync(struct nd_object *obj, struct nd_overlapped *ov,
  */
 nd_status ndi_check_sockaddr(const struct sockaddr *addr, size_t len,
 			     nd_status bad_len);
-/* True for 0.0.0.0 and ::. */
-bool ndi_sockaddr_is_any(const struct sockaddr *addr);
-/* Same IP (port ignored). */
-bool ndi_sockaddr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
-socklen_t ndi_sockaddr_len(const struct sockaddr *addr);
 
 /*
  * ND_SUCCESS if this process may read [buffer, buffer + length), and write

@@ -10,12 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-socklen_t ndi_sockaddr_len(const struct sockaddr *addr)
-{
-	return addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					   : sizeof(struct sockaddr_in);
-}
-
 nd_status ndi_check_sockaddr(const struct sockaddr *addr, size_t len,
 			     nd_status bad_len)
 {
@@ -31,27 +25,6 @@ nd_status ndi_check_sockaddr(const struct sockaddr *addr, size_t len,
 	}
 }
 
-bool ndi_sockaddr_is_any(const struct sockaddr *addr)
-{
-	if (addr->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)addr)->sin_addr.s_addr ==
-		       htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(
-	    &((const struct sockaddr_in6 *)addr)->sin6_addr);
-}
-
-bool ndi_sockaddr_same_ip(const struct sockaddr *a, const struct sockaddr *b)
-{
-	if (a->sa_family != b->sa_family)
-		return false;
-	if (a->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)b)->sin6_addr,
-		      sizeof(struct in6_addr)) == 0;
-}
-
 nd_status nd_address_list_build(const struct sockaddr_storage *addrs,
 				uint32_t count, struct nd_address_list *list,
 				size_t *size)
@@ -63,8 +36,9 @@ nd_status nd_address_list_build(const struct sockaddr_storage *addrs,
 		int family = addrs[i].ss_family;
 		if (family != AF_INET && family != AF_INET6)
 			continue;
-		need += sizeof(struct nd_socket_address) +
-			ndi_sockaddr_len((const struct sockaddr *)&addrs[i]);
+		need +=
+		    sizeof(struct nd_socket_address) +
+		    nd_util_sockaddr_len((const struct sockaddr *)&addrs[i]);
 		n++;
 	}
 	if (!list || *size < need) {
@@ -80,7 +54,7 @@ nd_status nd_address_list_build(const struct sockaddr_storage *addrs,
 
 		if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 			continue;
-		len = ndi_sockaddr_len(sa);
+		len = nd_util_sockaddr_len(sa);
 		memcpy(body, sa, len);
 		list->address[at].sockaddr = (struct sockaddr *)body;
 		list->address[at].length = (int32_t)len;
@@ -147,7 +121,7 @@ nd_status nd_query_address_list(uint32_t flags, struct nd_address_list *list,
 			bool dup = false;
 
 			for (uint32_t j = 0; j < n && !dup; j++)
-				dup = ndi_sockaddr_same_ip(
+				dup = nd_util_sockaddr_same_ip(
 				    (struct sockaddr *)&addrs[j], sa);
 			if (dup)
 				continue;
@@ -163,7 +137,7 @@ nd_status nd_query_address_list(uint32_t flags, struct nd_address_list *list,
 				addrs = grown;
 			}
 			memset(&addrs[n], 0, sizeof(addrs[n]));
-			memcpy(&addrs[n++], sa, ndi_sockaddr_len(sa));
+			memcpy(&addrs[n++], sa, nd_util_sockaddr_len(sa));
 		}
 		free(pl);
 	}
@@ -274,13 +248,13 @@ nd_status nd_resolve_address(const struct sockaddr *remote, size_t remote_len,
 		return st;
 	if (!local_len)
 		return ND_INVALID_PARAMETER_4;
-	if (ndi_sockaddr_is_any(remote))
+	if (nd_util_sockaddr_is_any(remote))
 		return ND_INVALID_ADDRESS;
 
 	/* A connected UDP socket asks the kernel's routing table, sending
 	 * nothing; the port only has to be non-zero. */
 	memset(&dst, 0, sizeof(dst));
-	memcpy(&dst, remote, ndi_sockaddr_len(remote));
+	memcpy(&dst, remote, nd_util_sockaddr_len(remote));
 	if (dst.ss_family == AF_INET)
 		((struct sockaddr_in *)&dst)->sin_port = htons(9);
 	else
@@ -289,7 +263,7 @@ nd_status nd_resolve_address(const struct sockaddr *remote, size_t remote_len,
 	if (fd < 0)
 		return errno_to_route_status(errno);
 	if (connect(fd, (struct sockaddr *)&dst,
-		    ndi_sockaddr_len((struct sockaddr *)&dst)) < 0 ||
+		    nd_util_sockaddr_len((struct sockaddr *)&dst)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&src, &src_len) < 0) {
 		st = errno_to_route_status(errno);
 		close(fd);
@@ -309,7 +283,7 @@ nd_status nd_resolve_address(const struct sockaddr *remote, size_t remote_len,
 	if (st != ND_SUCCESS)
 		return st;
 
-	size_t need = ndi_sockaddr_len((struct sockaddr *)&src);
+	size_t need = nd_util_sockaddr_len((struct sockaddr *)&src);
 	if (!local || *local_len < need) {
 		*local_len = need;
 		return ND_BUFFER_OVERFLOW;

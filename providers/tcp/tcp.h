@@ -17,6 +17,7 @@
 #include "tcp_wire.h"
 
 #include <netdirect/nd_provider.h>
+#include <netdirect/nd_util.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -196,9 +197,8 @@ struct tcp_adapter {
 	struct tcp_pollable **poll;
 	uint32_t *poll_gen;
 	uint32_t npoll;
-	/* Objects to put once the lock is dropped. */
-	struct nd_object **puts;
-	uint32_t nputs, cap_puts;
+	/* Objects to put once the lock is dropped (tcp_unlock drains). */
+	struct nd_util_puts puts;
 	/* Every QP and listening listener of the adapter, for timers. */
 	struct tcp_qp *qps;
 	struct tcp_listener *listeners;
@@ -420,7 +420,7 @@ struct tcp_request {
 	uint32_t got;
 	bool complete;	   /* CONNECT fully read */
 	bool dead;	   /* the active side went away (fd closed) */
-	uint64_t since_ms; /* accepted at (tcp_now_ms) */
+	uint64_t since_ms; /* accepted at (nd_util_now_ms) */
 	uint8_t pdata[TCP_MAX_CALLER_DATA];
 	uint32_t pdata_len;
 	uint32_t ird, ord;
@@ -482,12 +482,7 @@ bool tcp_poll_add(struct tcp_adapter *ad, struct tcp_pollable *pl,
 void tcp_poll_mod(struct tcp_adapter *ad, struct tcp_pollable *pl,
 		  uint32_t events);
 void tcp_poll_del(struct tcp_adapter *ad, struct tcp_pollable *pl);
-/* Puts obj once the adapter lock is released by the progress thread or
- * the current caller (tcp_unlock drains). */
-void tcp_put_later(struct tcp_adapter *ad, struct nd_object *obj);
 uint32_t tcp_random32(void);
-uint64_t tcp_now_ms(void);
-void tcp_wake(struct tcp_adapter *ad);
 /* Grants: gives m a remote token (and a local one if `local`); false
  * when the table is full. Revoke takes every token of m away at once. */
 bool tcp_grant(struct tcp_adapter *ad, struct tcp_mem *m, bool local);

@@ -35,20 +35,15 @@ void tcp_lock(struct tcp_adapter *ad)
 
 void tcp_unlock(struct tcp_adapter *ad)
 {
-	struct nd_object **puts = NULL;
-	uint32_t n = 0;
+	struct nd_util_puts puts = {0};
 
 	/* Deferred puts run at the outermost unlock, without the lock. */
-	if (--ad->depth == 0 && ad->nputs) {
+	if (--ad->depth == 0 && ad->puts.n) {
 		puts = ad->puts;
-		n = ad->nputs;
-		ad->puts = NULL;
-		ad->nputs = ad->cap_puts = 0;
+		ad->puts = (struct nd_util_puts){0};
 	}
 	pthread_mutex_unlock(&ad->lock);
-	for (uint32_t i = 0; i < n; i++)
-		nd_object_put(puts[i]);
-	free(puts);
+	nd_util_puts_drop(&puts);
 }
 
 void tcp_adapter_drive(struct tcp_adapter *ad, struct tcp_cq *cq)
@@ -75,7 +70,7 @@ void tcp_adapter_drive(struct tcp_adapter *ad, struct tcp_cq *cq)
 		 * back if this poller stops. */
 		__atomic_store_n(&ad->driving, true, __ATOMIC_RELAXED);
 		ad->drive_seen = ad->drive_gen;
-		tcp_wake(ad);
+		nd_util_wake(ad->wakefd);
 	}
 	tcp_unlock(ad);
 }
@@ -98,22 +93,6 @@ void tcp_adapter_undrive(struct tcp_adapter *ad, struct tcp_cq *cq)
 	tcp_unlock(ad);
 }
 
-void tcp_put_later(struct tcp_adapter *ad, struct nd_object *obj)
-{
-	if (ad->nputs == ad->cap_puts) {
-		uint32_t cap = ad->cap_puts ? 2 * ad->cap_puts : 8;
-		struct nd_object **p = realloc(ad->puts, cap * sizeof(*p));
-		if (!p) {
-			/* cannot defer: leak the reference rather than crash */
-			ND_ERR(TCP_LOG, "out of memory deferring a release");
-			return;
-		}
-		ad->puts = p;
-		ad->cap_puts = cap;
-	}
-	ad->puts[ad->nputs++] = obj;
-}
-
 uint32_t tcp_random32(void)
 {
 	uint32_t v;
@@ -124,23 +103,6 @@ uint32_t tcp_random32(void)
 		v = (uint32_t)ts.tv_nsec * 2654435761u ^ (uint32_t)rand();
 	}
 	return v;
-}
-
-uint64_t tcp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void tcp_wake(struct tcp_adapter *ad)
-{
-	uint64_t one = 1;
-
-	if (write(ad->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		ND_LOG_RATELIMITED(ND_LOG_WARN, TCP_LOG, "wake: %s",
-				   strerror(errno));
 }
 
 /* --- pollables ------------------------------------------------------------- */
@@ -408,7 +370,7 @@ static void peer_name(const struct tcp_peer_ip *ip, char *buf, size_t len)
 
 void tcp_violation(struct tcp_adapter *ad, const struct tcp_peer_ip *ip)
 {
-	uint64_t now = tcp_now_ms();
+	uint64_t now = nd_util_now_ms();
 	struct tcp_offender *e;
 
 	ad->violations++;
@@ -495,7 +457,7 @@ static void adapter_free(struct tcp_adapter *ad)
 	pthread_mutex_destroy(&ad->lock);
 	free(ad->poll);
 	free(ad->poll_gen);
-	free(ad->puts);
+	free(ad->puts.more); /* empty: the last unlock drained it */
 	tcp_grants_fini(&ad->grants);
 	nd_adapter_base_fini(&ad->base);
 	free(ad);
@@ -521,7 +483,7 @@ static int timer_timeout(struct tcp_adapter *ad)
 /* Runs the deadlines that are due; adapter locked. */
 static void timer_run(struct tcp_adapter *ad)
 {
-	uint64_t now = tcp_now_ms();
+	uint64_t now = nd_util_now_ms();
 	bool tick = now >= ad->next_tick;
 	struct tcp_qp *qp, *next;
 
@@ -659,17 +621,6 @@ static nd_status adapter_query_address_list(struct nd_adapter_base *base,
 	return st;
 }
 
-static bool same_ip(const struct sockaddr *a, const struct sockaddr *b)
-{
-	if (a->sa_family != b->sa_family)
-		return false;
-	if (a->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-}
-
 static nd_status tcp_resolve_address(const struct sockaddr *addr, size_t len,
 				     uint64_t *adapter_id)
 {
@@ -685,7 +636,7 @@ static nd_status tcp_resolve_address(const struct sockaddr *addr, size_t len,
 		return st;
 	st = ND_INVALID_ADDRESS;
 	for (uint32_t i = 0; i < n; i++)
-		if (same_ip((struct sockaddr *)&a[i], addr))
+		if (nd_util_sockaddr_same_ip((struct sockaddr *)&a[i], addr))
 			st = ND_SUCCESS;
 	free(a);
 	if (st == ND_SUCCESS)
@@ -707,7 +658,7 @@ static void adapter_destroy(struct nd_object *obj)
 				 __ATOMIC_RELEASE);
 		return;
 	}
-	tcp_wake(ad);
+	nd_util_wake(ad->wakefd);
 	pthread_join(ad->thread, NULL);
 	adapter_free(ad);
 }

@@ -31,34 +31,6 @@ static struct tcp_connector *conn_of(struct nd_connector_base *b)
 	return container_of(b, struct tcp_connector, base);
 }
 
-static nd_status errno_status(int err)
-{
-	switch (err) {
-	case ECONNREFUSED:
-	case ECONNRESET:
-		return ND_CONNECTION_REFUSED;
-	case ETIMEDOUT:
-		return ND_IO_TIMEOUT;
-	case ENETUNREACH:
-		return ND_NETWORK_UNREACHABLE;
-	case EHOSTUNREACH:
-		return ND_HOST_UNREACHABLE;
-	case EADDRINUSE:
-		return ND_SHARING_VIOLATION;
-	case EADDRNOTAVAIL:
-	case EAFNOSUPPORT:
-		return ND_INVALID_ADDRESS;
-	case ENOMEM:
-	case ENOBUFS:
-		return ND_NO_MEMORY;
-	case EMFILE:
-	case ENFILE:
-		return ND_INSUFFICIENT_RESOURCES;
-	default:
-		return ND_UNSUCCESSFUL;
-	}
-}
-
 /* Bounds the handshake (TCP_USER_TIMEOUT covers SYN retries); 0 restores
  * the kernel's default once connected. */
 static void set_connect_timeout(int fd, unsigned int ms)
@@ -94,13 +66,6 @@ static int new_socket(int family)
  * the address marks it fast-reusable, which would let the next reusing
  * bind through without looking at the owners.
  */
-static uint16_t sockaddr_port(const struct sockaddr *a)
-{
-	return a->sa_family == AF_INET6
-		   ? ntohs(((const struct sockaddr_in6 *)a)->sin6_port)
-		   : ntohs(((const struct sockaddr_in *)a)->sin_port);
-}
-
 static int bind_exclusive(int fd, const struct sockaddr *addr, uint32_t len)
 {
 	int on = 1, off = 0, rc, err;
@@ -139,7 +104,7 @@ static void release_qp(struct tcp_connector *c)
 		return;
 	if (c->qp->conn == c)
 		c->qp->conn = NULL;
-	tcp_put_later(c->ad, &c->qp->base.obj);
+	nd_util_puts_add(&c->ad->puts, &c->qp->base.obj);
 	c->qp = NULL;
 }
 
@@ -172,7 +137,7 @@ void tcp_conn_on_socket_connected(struct tcp_connector *c, int err)
 	tcp_qp_detach(qp);
 	release_qp(c);
 	c->state = TCP_CONN_CLOSED;
-	finish(c, TCP_OV_CONNECT, errno_status(err));
+	finish(c, TCP_OV_CONNECT, nd_util_connect_errno_status(err));
 }
 
 void tcp_conn_on_reply(struct tcp_connector *c, const struct tcp_hdr *h,
@@ -275,7 +240,7 @@ static nd_status conn_bind(struct nd_connector_base *b,
 	}
 	fd = new_socket(addr->sa_family);
 	if (fd < 0) {
-		st = errno_status(errno);
+		st = nd_util_errno_status(errno);
 		goto out;
 	}
 	/* Port 0: the kernel picks the port at connect, for the 4-tuple,
@@ -284,13 +249,13 @@ static nd_status conn_bind(struct nd_connector_base *b,
 	 * under connection churn that search cost more each time (4,800
 	 * connections/s fell to 260 as TIME_WAIT grew to 20,000) and ends
 	 * with the ports used up. */
-	if (sockaddr_port(addr) == 0) {
+	if (nd_util_sockaddr_port(addr) == 0) {
 		int on = 1;
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on,
 			   sizeof(on));
 	}
 	if (bind_exclusive(fd, addr, len) < 0) {
-		st = errno_status(errno);
+		st = nd_util_errno_status(errno);
 		ND_INFO(TCP_LOG, "connector bind: %s", strerror(errno));
 		close(fd);
 		goto out;
@@ -346,7 +311,7 @@ static nd_status conn_connect(struct nd_connector_base *b,
 	} else {
 		fd = new_socket(dest->sa_family);
 		if (fd < 0) {
-			st = errno_status(errno);
+			st = nd_util_errno_status(errno);
 			goto out;
 		}
 	}
@@ -354,7 +319,7 @@ static nd_status conn_connect(struct nd_connector_base *b,
 	 * about two minutes); waiting for the peer's Accept has no limit. */
 	set_connect_timeout(fd, c->ad->connect_ms);
 	if (connect(fd, dest, dest_len) < 0 && errno != EINPROGRESS) {
-		st = errno_status(errno);
+		st = nd_util_connect_errno_status(errno);
 		ND_INFO(TCP_LOG, "connect: %s", strerror(errno));
 		close(fd);
 		c->bound_fd = -1;
@@ -848,11 +813,11 @@ static void deliver(struct tcp_listener *l, struct tcp_request *r)
 		    !__atomic_load_n(&c->base.obj.closed, __ATOMIC_ACQUIRE)) {
 			give_request(c, r);
 			nd_ov_complete(&l->base.obj, ov, ND_SUCCESS);
-			tcp_put_later(l->ad, &c->base.obj);
+			nd_util_puts_add(&l->ad->puts, &c->base.obj);
 			return;
 		}
 		nd_ov_complete(&l->base.obj, ov, ND_CANCELED);
-		tcp_put_later(l->ad, &c->base.obj);
+		nd_util_puts_add(&l->ad->puts, &c->base.obj);
 	}
 	if (l->backlog.count >= l->backlog_max) {
 		ND_LOG_RATELIMITED(ND_LOG_INFO, TCP_LOG,
@@ -997,7 +962,7 @@ void tcp_listener_timer(struct tcp_listener *l, uint64_t now)
 
 void tcp_listener_event(struct tcp_listener *l, uint32_t events)
 {
-	uint64_t now = tcp_now_ms();
+	uint64_t now = nd_util_now_ms();
 
 	(void)events;
 	if (l->resume_ms)
@@ -1071,11 +1036,11 @@ static nd_status lis_bind(struct nd_listener_base *b,
 	}
 	fd = new_socket(addr->sa_family);
 	if (fd < 0) {
-		st = errno_status(errno);
+		st = nd_util_errno_status(errno);
 		goto out;
 	}
 	if (bind_exclusive(fd, addr, len) < 0) {
-		st = errno_status(errno);
+		st = nd_util_errno_status(errno);
 		ND_INFO(TCP_LOG, "listener bind: %s", strerror(errno));
 		close(fd);
 		goto out;
@@ -1103,7 +1068,7 @@ static nd_status lis_listen(struct nd_listener_base *b, uint32_t backlog)
 	 * passes over TIME_WAIT only with SO_REUSEADDR (bind_exclusive). */
 	setsockopt(l->pl.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (listen(l->pl.fd, SOMAXCONN) < 0) {
-		st = errno_status(errno);
+		st = nd_util_errno_status(errno);
 		goto out;
 	}
 	l->backlog_max = !backlog		     ? TCP_DEFAULT_BACKLOG
@@ -1176,7 +1141,8 @@ static void lis_cancel(struct nd_object *obj)
 	tcp_lock(l->ad);
 	while ((ov = nd_ov_claim(&l->base.obj, ND_OV_ANY_KIND, &arg))) {
 		nd_ov_complete(&l->base.obj, ov, ND_CANCELED);
-		tcp_put_later(l->ad, &((struct tcp_connector *)arg)->base.obj);
+		nd_util_puts_add(&l->ad->puts,
+				 &((struct tcp_connector *)arg)->base.obj);
 	}
 	tcp_unlock(l->ad);
 }

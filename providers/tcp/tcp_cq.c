@@ -506,7 +506,7 @@ void tcp_mw_unbind(struct tcp_mw *mw)
 	mw->bound = false;
 	mw->base.remote_token = 0;
 	__atomic_sub_fetch(&mw->mr->base.bound_windows, 1, __ATOMIC_ACQ_REL);
-	tcp_put_later(ad, &mw->mr->base.obj);
+	nd_util_puts_add(&ad->puts, &mw->mr->base.obj);
 	mw->mr = NULL;
 }
 

@@ -742,10 +742,11 @@ static void on_header(struct tcp_qp *qp)
 		}
 		w->rnr = 1;
 		if (!qp->rnr_deadline) {
-			qp->rnr_deadline = tcp_now_ms() + TCP_RNR_TIMEOUT_MS;
+			qp->rnr_deadline =
+			    nd_util_now_ms() + TCP_RNR_TIMEOUT_MS;
 			__atomic_add_fetch(&qp->ad->timers, 1,
 					   __ATOMIC_RELAXED);
-			tcp_wake(qp->ad);
+			nd_util_wake(qp->ad->wakefd);
 		}
 		return;
 	default:
@@ -1133,9 +1134,9 @@ bool tcp_qp_attach(struct tcp_qp *qp, int fd, enum tcp_qp_state state,
 	}
 	/* The first socket starts the timer's tick (timer_timeout). */
 	if (__atomic_add_fetch(&qp->ad->sockets, 1, __ATOMIC_RELAXED) == 1)
-		tcp_wake(qp->ad);
+		nd_util_wake(qp->ad->wakefd);
 	qp->still_since = 0;
-	qp->rtu_deadline = tcp_now_ms() + qp->ad->connect_ms;
+	qp->rtu_deadline = nd_util_now_ms() + qp->ad->connect_ms;
 	return true;
 }
 

@@ -17,6 +17,7 @@
 #define ND_PROVIDERS_VERBS_H
 
 #include <netdirect/nd_provider.h>
+#include <netdirect/nd_util.h>
 
 #include <infiniband/verbs.h>
 #include <pthread.h>
@@ -395,17 +396,11 @@ struct verbs_listener {
  * Shared functions
  */
 
-/* errno -> status for slow-path verbs/rdma_cm failures. */
-nd_status verbs_errno_status(int err);
 /* The status of a device that refused to create an object (CQ, QP, SRQ)
  * whose arguments the core already checked. */
 nd_status verbs_create_status(int err);
 /* Queue a cm_id for destruction by the progress thread. cm_lock held. */
 void verbs_doom_id(struct verbs_adapter *a, struct rdma_cm_id *id);
-/* CLOCK_MONOTONIC in milliseconds: the provider's deadlines. */
-uint64_t verbs_now_ms(void);
-/* Wakes the progress thread. */
-void verbs_wake(struct verbs_adapter *a);
 
 /* QP number -> QP context (SRQ completions). */
 void verbs_qpn_add(struct verbs_adapter *a, uint32_t qpn, void *ctx,

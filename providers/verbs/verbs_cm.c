@@ -60,27 +60,6 @@ struct verbs_attempt {
 	bool abandoned;	   /* the connector let go: doom the id */
 };
 
-/* References to drop once cm_lock is released. */
-struct verbs_puts {
-	struct nd_object *o[8];
-	unsigned n;
-};
-
-static void puts_add(struct verbs_puts *p, struct nd_object *o)
-{
-	if (p->n < sizeof(p->o) / sizeof(p->o[0]))
-		p->o[p->n++] = o;
-	else
-		ND_ERR(VERBS_LOG, "reference list full: leaking");
-}
-
-static void puts_run(struct verbs_puts *p)
-{
-	for (unsigned i = 0; i < p->n; i++)
-		nd_object_put(p->o[i]);
-	p->n = 0;
-}
-
 static uint32_t umin(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
@@ -147,7 +126,7 @@ static void conn_link_qp(struct verbs_conn *c, struct verbs_qp *qp)
 }
 
 /* Drops the connector's QP; a QP that never reached RTR stays usable. */
-static void conn_unlink_qp(struct verbs_conn *c, struct verbs_puts *p)
+static void conn_unlink_qp(struct verbs_conn *c, struct nd_util_puts *p)
 {
 	struct verbs_qp *qp = c->qp;
 
@@ -164,13 +143,13 @@ static void conn_unlink_qp(struct verbs_conn *c, struct verbs_puts *p)
 	qp->conn = NULL;
 	c->qp = NULL;
 	if (c->held)
-		puts_add(p, &c->held->base.obj);
+		nd_util_puts_add(p, &c->held->base.obj);
 	c->held = qp;
 }
 
 /* After RTR/RTS the QP belongs to this connection: on failure, flush it
  * so a later connection starts over from RESET. */
-static void conn_kill_qp(struct verbs_conn *c, struct verbs_puts *p)
+static void conn_kill_qp(struct verbs_conn *c, struct nd_util_puts *p)
 {
 	if (c->qp) {
 		verbs_qp_to_error(c->qp);
@@ -240,13 +219,13 @@ static nd_status verbs_conn_bind(struct nd_connector_base *b,
 		goto out;
 	}
 	if (!c->id && (err = verbs_new_id(a, &c->id, c))) {
-		st = verbs_errno_status(err);
+		st = nd_util_errno_status(err);
 		goto out;
 	}
 	if (rdma_bind_addr(c->id, (struct sockaddr *)addr)) {
 		err = errno;
 		st = err == ENODEV ? ND_INVALID_ADDRESS
-				   : verbs_errno_status(err);
+				   : nd_util_errno_status(err);
 		ND_INFO(VERBS_LOG, "connector bind: %s", strerror(err));
 		verbs_doom_id(a, c->id);
 		c->id = NULL;
@@ -311,7 +290,7 @@ static nd_status verbs_conn_connect(struct nd_connector_base *b,
 		goto out;
 	}
 	if (!c->id && (err = verbs_new_id(a, &c->id, c))) {
-		st = verbs_errno_status(err);
+		st = nd_util_errno_status(err);
 		goto out;
 	}
 	if (rdma_resolve_addr(c->id, NULL, (struct sockaddr *)dest,
@@ -319,7 +298,7 @@ static nd_status verbs_conn_connect(struct nd_connector_base *b,
 		err = errno;
 		ND_INFO(VERBS_LOG, "rdma_resolve_addr: %s", strerror(err));
 		st = err == EINVAL ? ND_INVALID_ADDRESS
-				   : verbs_errno_status(err);
+				   : nd_util_errno_status(err);
 		goto out;
 	}
 	c->in_limit = in;
@@ -341,7 +320,7 @@ static nd_status verbs_conn_complete_connect(struct nd_connector_base *b,
 {
 	struct verbs_conn *c = conn_of(b);
 	struct verbs_adapter *a = c->ad;
-	struct verbs_puts p = {0};
+	struct nd_util_puts p = {0};
 	nd_status st = ND_SUCCESS;
 	int err;
 
@@ -374,7 +353,7 @@ static nd_status verbs_conn_complete_connect(struct nd_connector_base *b,
 	__atomic_store_n(&c->qp->connected, 1, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&a->cm_lock);
-	puts_run(&p);
+	nd_util_puts_drop(&p);
 	return st;
 }
 
@@ -385,11 +364,11 @@ static void accept_list(struct verbs_conn *c)
 	struct verbs_adapter *a = c->ad;
 	bool was_empty = !a->accepting;
 
-	c->accept_due = verbs_now_ms() + VERBS_CONNECT_MS;
+	c->accept_due = nd_util_now_ms() + VERBS_CONNECT_MS;
 	c->accept_next = a->accepting;
 	a->accepting = c;
 	if (was_empty)
-		verbs_wake(a);
+		nd_util_wake(a->wakefd);
 }
 
 /* cm_lock held. */
@@ -416,7 +395,7 @@ static nd_status verbs_conn_accept(struct nd_connector_base *b,
 	struct verbs_conn *c = conn_of(b);
 	struct verbs_adapter *a = c->ad;
 	struct verbs_qp *qp = container_of(qpb, struct verbs_qp, base);
-	struct verbs_puts p = {0};
+	struct nd_util_puts p = {0};
 	struct rdma_conn_param cp;
 	nd_status st = ND_PENDING;
 	int err;
@@ -460,7 +439,7 @@ static nd_status verbs_conn_accept(struct nd_connector_base *b,
 		ND_ERR(VERBS_LOG, "rdma_accept: %s", strerror(err));
 		conn_kill_qp(c, &p);
 		c->state = VC_FAILED;
-		st = verbs_errno_status(err);
+		st = nd_util_errno_status(err);
 		goto out;
 	}
 	c->state = VC_ACCEPTING;
@@ -468,7 +447,7 @@ static nd_status verbs_conn_accept(struct nd_connector_base *b,
 	accept_list(c);
 out:
 	pthread_mutex_unlock(&a->cm_lock);
-	puts_run(&p);
+	nd_util_puts_drop(&p);
 	return st;
 }
 
@@ -477,7 +456,7 @@ static nd_status verbs_conn_reject(struct nd_connector_base *b,
 {
 	struct verbs_conn *c = conn_of(b);
 	struct verbs_adapter *a = c->ad;
-	struct verbs_puts p = {0};
+	struct nd_util_puts p = {0};
 	nd_status st = ND_SUCCESS;
 
 	pthread_mutex_lock(&a->cm_lock);
@@ -500,7 +479,7 @@ static nd_status verbs_conn_reject(struct nd_connector_base *b,
 		st = ND_CONNECTION_INVALID;
 	}
 	pthread_mutex_unlock(&a->cm_lock);
-	puts_run(&p);
+	nd_util_puts_drop(&p);
 	return st;
 }
 
@@ -704,7 +683,7 @@ void verbs_conn_qp_closed(struct verbs_conn *c)
 }
 
 /* Stops whatever is in progress. cm_lock held. */
-static void conn_abort(struct verbs_conn *c, struct verbs_puts *p)
+static void conn_abort(struct verbs_conn *c, struct nd_util_puts *p)
 {
 	switch (c->state) {
 	case VC_CONNECTED:
@@ -741,7 +720,7 @@ static void verbs_conn_cancel(struct nd_object *obj)
 {
 	struct verbs_conn *c = container_of(obj, struct verbs_conn, base.obj);
 	struct verbs_adapter *a = c->ad;
-	struct verbs_puts p = {0};
+	struct nd_util_puts p = {0};
 
 	pthread_mutex_lock(&a->cm_lock);
 	if (nd_ov_pending(obj, VK_CONNECT) || nd_ov_pending(obj, VK_ACCEPT)) {
@@ -749,14 +728,14 @@ static void verbs_conn_cancel(struct nd_object *obj)
 		c->state = VC_FAILED;
 	}
 	pthread_mutex_unlock(&a->cm_lock);
-	puts_run(&p);
+	nd_util_puts_drop(&p);
 }
 
 static void verbs_conn_close(struct nd_object *obj)
 {
 	struct verbs_conn *c = container_of(obj, struct verbs_conn, base.obj);
 	struct verbs_adapter *a = c->ad;
-	struct verbs_puts p = {0};
+	struct nd_util_puts p = {0};
 
 	pthread_mutex_lock(&a->cm_lock);
 	conn_abort(c, &p);
@@ -764,17 +743,17 @@ static void verbs_conn_close(struct nd_object *obj)
 	accept_unlist(c);
 	c->state = VC_CLOSED;
 	if (c->held) /* the application's handle is gone */
-		puts_add(&p, &c->held->base.obj);
+		nd_util_puts_add(&p, &c->held->base.obj);
 	c->held = NULL;
 	pthread_mutex_unlock(&a->cm_lock);
-	puts_run(&p);
+	nd_util_puts_drop(&p);
 }
 
 static void verbs_conn_destroy(struct nd_object *obj)
 {
 	struct verbs_conn *c = container_of(obj, struct verbs_conn, base.obj);
 	struct verbs_adapter *a = c->ad;
-	struct verbs_puts p = {0};
+	struct nd_util_puts p = {0};
 
 	/* Not shared any more, except with the accepting list's walk. */
 	pthread_mutex_lock(&a->cm_lock);
@@ -782,7 +761,7 @@ static void verbs_conn_destroy(struct nd_object *obj)
 	conn_drop_id(c);
 	accept_unlist(c);
 	pthread_mutex_unlock(&a->cm_lock);
-	puts_run(&p);
+	nd_util_puts_drop(&p);
 	if (c->held)
 		nd_object_put(&c->held->base.obj);
 	free(c);
@@ -827,14 +806,14 @@ static nd_status verbs_listener_bind(struct nd_listener_base *b,
 		goto out;
 	}
 	if ((err = verbs_new_id(a, &l->id, l))) {
-		st = verbs_errno_status(err);
+		st = nd_util_errno_status(err);
 		goto out;
 	}
 	if (rdma_bind_addr(l->id, (struct sockaddr *)addr)) {
 		err = errno;
 		ND_INFO(VERBS_LOG, "listener bind: %s", strerror(err));
 		st = err == ENODEV ? ND_INVALID_ADDRESS
-				   : verbs_errno_status(err);
+				   : nd_util_errno_status(err);
 		verbs_doom_id(a, l->id);
 		l->id = NULL;
 		goto out;
@@ -862,7 +841,7 @@ static nd_status verbs_listener_listen(struct nd_listener_base *b,
 	if (l->state != VL_BOUND) {
 		st = ND_INVALID_DEVICE_STATE;
 	} else if (rdma_listen(l->id, backlog > 1024 ? 1024 : (int)backlog)) {
-		st = verbs_errno_status(errno);
+		st = nd_util_errno_status(errno);
 		ND_ERR(VERBS_LOG, "rdma_listen: %s", strerror(errno));
 	} else {
 		l->state = VL_LISTENING;
@@ -945,22 +924,17 @@ static void verbs_listener_cancel(struct nd_object *obj)
 {
 	struct verbs_listener *l =
 	    container_of(obj, struct verbs_listener, base.obj);
-	struct verbs_puts p = {0};
+	struct nd_util_puts p = {0};
 	struct nd_overlapped *ov;
 	void *arg;
 
 	pthread_mutex_lock(&l->ad->cm_lock);
 	while ((ov = nd_ov_claim(obj, 0, &arg))) {
 		nd_ov_complete(obj, ov, ND_CANCELED);
-		puts_add(&p, &((struct verbs_conn *)arg)->base.obj);
-		if (p.n == sizeof(p.o) / sizeof(p.o[0])) {
-			pthread_mutex_unlock(&l->ad->cm_lock);
-			puts_run(&p);
-			pthread_mutex_lock(&l->ad->cm_lock);
-		}
+		nd_util_puts_add(&p, &((struct verbs_conn *)arg)->base.obj);
 	}
 	pthread_mutex_unlock(&l->ad->cm_lock);
-	puts_run(&p);
+	nd_util_puts_drop(&p);
 }
 
 static void verbs_listener_close(struct nd_object *obj)
@@ -1019,7 +993,7 @@ nd_status verbs_create_listener(struct nd_adapter_base *ab,
  */
 
 static void cm_connect_request(struct verbs_adapter *a,
-			       struct rdma_cm_event *ev, struct verbs_puts *p)
+			       struct rdma_cm_event *ev, struct nd_util_puts *p)
 {
 	struct verbs_listener *l = ev->listen_id->context;
 	struct verbs_req *r;
@@ -1052,7 +1026,7 @@ static void cm_connect_request(struct verbs_adapter *a,
 
 	while ((ov = nd_ov_claim(&l->base.obj, 0, &arg))) {
 		struct verbs_conn *c = arg;
-		puts_add(p, &c->base.obj);
+		nd_util_puts_add(p, &c->base.obj);
 		if (c->state != VC_IDLE || c->id) {
 			/* released or reused meanwhile */
 			nd_ov_complete(&l->base.obj, ov, ND_CANCELED);
@@ -1072,7 +1046,7 @@ static void cm_connect_request(struct verbs_adapter *a,
 
 /* The connect attempt failed with `st`. */
 static void cm_connect_failed(struct verbs_conn *c, nd_status st,
-			      struct verbs_puts *p)
+			      struct nd_util_puts *p)
 {
 	c->state = VC_FAILED;
 	conn_unlink_qp(c, p);
@@ -1080,7 +1054,7 @@ static void cm_connect_failed(struct verbs_conn *c, nd_status st,
 }
 
 static void cm_accept_failed(struct verbs_conn *c, nd_status st,
-			     struct verbs_puts *p)
+			     struct nd_util_puts *p)
 {
 	c->state = VC_FAILED;
 	conn_kill_qp(c, p);
@@ -1089,14 +1063,14 @@ static void cm_accept_failed(struct verbs_conn *c, nd_status st,
 
 /* rdma_connect failed with `err`. */
 static void cm_connect_error(struct verbs_conn *c, int err,
-			     struct verbs_puts *p)
+			     struct nd_util_puts *p)
 {
 	/* iWARP reports a refused or unanswered TCP connect here: an
 	 * outcome the caller gets as a status, not a fault of ours. */
 	ND_LOG(err == ECONNREFUSED || err == ETIMEDOUT ? ND_LOG_INFO
 						       : ND_LOG_ERROR,
 	       VERBS_LOG, "rdma_connect: %s", strerror(err));
-	cm_connect_failed(c, verbs_errno_status(err), p);
+	cm_connect_failed(c, nd_util_connect_errno_status(err), p);
 }
 
 static void conn_worker_unlist(struct verbs_adapter *a,
@@ -1116,7 +1090,7 @@ static void *conn_worker(void *arg)
 	struct verbs_attempt *at = arg;
 	struct verbs_conn *c = at->c;
 	struct verbs_adapter *a = c->ad;
-	struct verbs_puts p = {0};
+	struct nd_util_puts p = {0};
 	int err = 0;
 
 	if (rdma_connect(at->id, &at->cp))
@@ -1136,7 +1110,7 @@ static void *conn_worker(void *arg)
 			cm_connect_error(c, err, &p);
 	}
 	pthread_mutex_unlock(&a->cm_lock);
-	puts_run(&p);
+	nd_util_puts_drop(&p);
 	nd_object_put(&at->qp->base.obj);
 	free(at);
 	/* May be the last reference of the connector and of the adapter:
@@ -1149,7 +1123,7 @@ static void *conn_worker(void *arg)
  * 0). cm_lock held. */
 static int conn_worker_start(struct verbs_conn *c,
 			     const struct rdma_conn_param *cp,
-			     struct verbs_puts *p)
+			     struct nd_util_puts *p)
 {
 	struct verbs_adapter *a = c->ad;
 	struct verbs_attempt *at = calloc(1, sizeof(*at));
@@ -1170,7 +1144,7 @@ static int conn_worker_start(struct verbs_conn *c,
 		memcpy(at->pdata, cp->private_data, cp->private_data_len);
 		at->cp.private_data = at->pdata;
 	}
-	at->deadline = verbs_now_ms() + VERBS_CONNECT_MS;
+	at->deadline = nd_util_now_ms() + VERBS_CONNECT_MS;
 	nd_object_retain(&c->base.obj);
 	nd_object_retain(&c->qp->base.obj);
 	/* Set before the worker runs: ESTABLISHED or REJECTED may reach the
@@ -1194,15 +1168,15 @@ static int conn_worker_start(struct verbs_conn *c,
 	if (err) {
 		conn_worker_unlist(a, at);
 		c->attempt = NULL;
-		puts_add(p, &at->qp->base.obj);
-		puts_add(p, &c->base.obj);
+		nd_util_puts_add(p, &at->qp->base.obj);
+		nd_util_puts_add(p, &c->base.obj);
 		free(at);
 		return err;
 	}
 	return 0;
 }
 
-static void cm_route_resolved(struct verbs_conn *c, struct verbs_puts *p)
+static void cm_route_resolved(struct verbs_conn *c, struct nd_util_puts *p)
 {
 	struct rdma_conn_param cp;
 	int err;
@@ -1220,7 +1194,7 @@ static void cm_route_resolved(struct verbs_conn *c, struct verbs_puts *p)
 		err = conn_worker_start(c, &cp, p);
 		if (err) {
 			ND_ERR(VERBS_LOG, "connect worker: %s", strerror(err));
-			cm_connect_failed(c, verbs_errno_status(err), p);
+			cm_connect_failed(c, nd_util_errno_status(err), p);
 		}
 		return;
 	}
@@ -1233,14 +1207,12 @@ static void cm_route_resolved(struct verbs_conn *c, struct verbs_puts *p)
 
 int verbs_cm_expire(struct verbs_adapter *a)
 {
-	struct verbs_puts p = {0};
+	struct nd_util_puts p = {0};
 	struct verbs_attempt *at;
 	uint64_t now;
-	int timeout;
+	int timeout = -1;
 
-again:
-	timeout = -1;
-	now = verbs_now_ms();
+	now = nd_util_now_ms();
 	pthread_mutex_lock(&a->cm_lock);
 	for (at = a->attempts; at; at = at->next) {
 		struct verbs_conn *c = at->c;
@@ -1258,12 +1230,6 @@ again:
 			VERBS_CONNECT_MS);
 		conn_drop_id(c);
 		cm_connect_failed(c, ND_IO_TIMEOUT, &p);
-		if (p.n + 1 >= sizeof(p.o) / sizeof(p.o[0])) {
-			/* the list may change once the lock is dropped */
-			pthread_mutex_unlock(&a->cm_lock);
-			puts_run(&p);
-			goto again;
-		}
 	}
 	for (struct verbs_conn **pp = &a->accepting; *pp;) {
 		struct verbs_conn *c = *pp;
@@ -1286,18 +1252,13 @@ again:
 		 * peer's CompleteConnect still come. */
 		cm_accept_failed(c, ND_IO_TIMEOUT, &p);
 		conn_drop_id(c);
-		if (p.n + 1 >= sizeof(p.o) / sizeof(p.o[0])) {
-			pthread_mutex_unlock(&a->cm_lock);
-			puts_run(&p);
-			goto again;
-		}
 	}
 	pthread_mutex_unlock(&a->cm_lock);
-	puts_run(&p);
+	nd_util_puts_drop(&p);
 	return timeout;
 }
 
-static void cm_peer_gone(struct verbs_conn *c, struct verbs_puts *p)
+static void cm_peer_gone(struct verbs_conn *c, struct nd_util_puts *p)
 {
 	int prior = c->state;
 
@@ -1324,7 +1285,7 @@ static void cm_peer_gone(struct verbs_conn *c, struct verbs_puts *p)
 void verbs_cm_reap_broken(struct verbs_adapter *a)
 {
 	uint32_t qpns[VERBS_BROKEN_MAX], n;
-	struct verbs_puts p = {0};
+	struct nd_util_puts p = {0};
 
 	pthread_mutex_lock(&a->broken_lock);
 	n = a->nbroken;
@@ -1347,14 +1308,9 @@ void verbs_cm_reap_broken(struct verbs_adapter *a)
 			"exhausted); ending its connection",
 			qpns[i]);
 		cm_peer_gone(c, &p);
-		if (p.n + 1 >= sizeof(p.o) / sizeof(p.o[0])) {
-			pthread_mutex_unlock(&a->cm_lock);
-			puts_run(&p);
-			pthread_mutex_lock(&a->cm_lock);
-		}
 	}
 	pthread_mutex_unlock(&a->cm_lock);
-	puts_run(&p);
+	nd_util_puts_drop(&p);
 }
 
 static nd_status cm_error_status(const struct rdma_cm_event *ev)
@@ -1377,7 +1333,7 @@ static nd_status cm_error_status(const struct rdma_cm_event *ev)
 }
 
 static void cm_conn_event(struct verbs_adapter *a, struct verbs_conn *c,
-			  struct rdma_cm_event *ev, struct verbs_puts *p)
+			  struct rdma_cm_event *ev, struct nd_util_puts *p)
 {
 	ND_DEBUG(VERBS_LOG, "connector %p state %d: %s (%d)", (void *)c,
 		 c->state, rdma_event_str(ev->event), ev->status);
@@ -1390,7 +1346,7 @@ static void cm_conn_event(struct verbs_adapter *a, struct verbs_conn *c,
 					   "through this adapter");
 			cm_connect_failed(c, ND_HOST_UNREACHABLE, p);
 		} else if (rdma_resolve_route(c->id, VERBS_RESOLVE_MS)) {
-			cm_connect_failed(c, verbs_errno_status(errno), p);
+			cm_connect_failed(c, nd_util_errno_status(errno), p);
 		}
 		break;
 	case RDMA_CM_EVENT_ROUTE_RESOLVED:
@@ -1469,7 +1425,7 @@ void verbs_cm_event(struct verbs_adapter *a)
 	struct rdma_cm_event *ev;
 
 	while (!rdma_get_cm_event(a->cm_ch, &ev)) {
-		struct verbs_puts p = {0};
+		struct nd_util_puts p = {0};
 		pthread_mutex_lock(&a->cm_lock);
 		if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST) {
 			cm_connect_request(a, ev, &p);
@@ -1481,6 +1437,6 @@ void verbs_cm_event(struct verbs_adapter *a)
 		}
 		rdma_ack_cm_event(ev);
 		pthread_mutex_unlock(&a->cm_lock);
-		puts_run(&p);
+		nd_util_puts_drop(&p);
 	}
 }

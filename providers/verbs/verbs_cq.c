@@ -518,7 +518,7 @@ static nd_status verbs_cq_resize(struct nd_cq_base *b, uint32_t depth)
 		if (ret == EINVAL)
 			st = ND_BUFFER_OVERFLOW; /* more entries than depth */
 		else if (ret)
-			st = verbs_errno_status(ret);
+			st = nd_util_errno_status(ret);
 	}
 	pthread_mutex_unlock(&cq->lock);
 	return st;

@@ -79,9 +79,13 @@ static nd_status verbs_mr_register(struct nd_mr_base *b, const void *buffer,
 			length, access, strerror(err));
 		if (err == EINVAL || err == EFAULT)
 			return ND_ACCESS_VIOLATION;
-		if (err == ENOMEM)
+		if (err == ENOMEM) {
+			/* pinned pages, not heap: RLIMIT_MEMLOCK or the
+			 * device's own limit */
 			verbs_memlock_hint(length);
-		return verbs_errno_status(err);
+			return ND_INSUFFICIENT_RESOURCES;
+		}
+		return nd_util_errno_status(err);
 	}
 	mr->access = access;
 	mr->base.local_token = mr->mr->lkey;
@@ -100,7 +104,8 @@ static nd_status verbs_mr_deregister(struct nd_mr_base *b,
 	ret = ibv_dereg_mr(mr->mr);
 	if (ret) {
 		ND_WARN(VERBS_LOG, "ibv_dereg_mr: %s", strerror(ret));
-		return ret == EBUSY ? ND_DEVICE_BUSY : verbs_errno_status(ret);
+		return ret == EBUSY ? ND_DEVICE_BUSY
+				    : nd_util_errno_status(ret);
 	}
 	mr->mr = NULL;
 	mr->base.local_token = mr->base.remote_token = 0;
@@ -207,7 +212,7 @@ nd_status verbs_create_mw(struct nd_adapter_base *ab, struct nd_mw **out)
 	mw->ad = a;
 	mw->mw = ibv_alloc_mw(a->pd, IBV_MW_TYPE_2);
 	if (!mw->mw) {
-		nd_status st = verbs_errno_status(errno);
+		nd_status st = nd_util_errno_status(errno);
 		ND_ERR(VERBS_LOG, "ibv_alloc_mw: %s", strerror(errno));
 		free(mw);
 		return st == ND_NOT_SUPPORTED ? st : ND_INSUFFICIENT_RESOURCES;

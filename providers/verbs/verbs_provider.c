@@ -76,47 +76,6 @@ static const struct verbs_transport verbs_transports[] = {
 static struct ibv_device **dev_list;
 static int ndevs;
 
-nd_status verbs_errno_status(int err)
-{
-	switch (err) {
-	case 0:
-		return ND_SUCCESS;
-	case ENOMEM:
-	case ENOSPC:
-	case EAGAIN:
-		return ND_INSUFFICIENT_RESOURCES;
-	case EINVAL:
-		return ND_INVALID_PARAMETER;
-	case EFAULT:
-	case EACCES:
-	case EPERM:
-		return ND_ACCESS_VIOLATION;
-	case EADDRINUSE:
-		return ND_SHARING_VIOLATION;
-	case EADDRNOTAVAIL:
-	case EAFNOSUPPORT:
-		return ND_INVALID_ADDRESS;
-	case ENODEV:
-	case ENXIO:
-		return ND_DEVICE_REMOVED;
-	case EOPNOTSUPP:
-	case ENOSYS:
-		return ND_NOT_SUPPORTED;
-	case ETIMEDOUT:
-		return ND_IO_TIMEOUT;
-	case ECONNREFUSED:
-		return ND_CONNECTION_REFUSED;
-	case ENETUNREACH:
-		return ND_NETWORK_UNREACHABLE;
-	case EHOSTUNREACH:
-		return ND_HOST_UNREACHABLE;
-	case EISCONN:
-		return ND_CONNECTION_ACTIVE;
-	default:
-		return ND_UNSUCCESSFUL;
-	}
-}
-
 /*
  * A device that refuses an object whose arguments are within the limits it
  * reported has run out of something, whatever errno it says it with: rxe
@@ -126,7 +85,7 @@ nd_status verbs_errno_status(int err)
  */
 nd_status verbs_create_status(int err)
 {
-	nd_status st = verbs_errno_status(err);
+	nd_status st = nd_util_errno_status(err);
 
 	return st == ND_DEVICE_REMOVED ? st : ND_INSUFFICIENT_RESOURCES;
 }
@@ -143,12 +102,6 @@ struct verbs_addr {
 static uint64_t verbs_guid_of(struct ibv_context *ctx)
 {
 	return ctx ? be64toh(ibv_get_device_guid(ctx->device)) : 0;
-}
-
-static socklen_t verbs_salen(const struct sockaddr *sa)
-{
-	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					 : sizeof(struct sockaddr_in);
 }
 
 /* Every local IP an RDMA device serves: *out (malloc'd), count returned. */
@@ -176,7 +129,7 @@ static int verbs_addr_map(struct verbs_addr **out)
 			&((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr))
 			continue;
 		memset(&ss, 0, sizeof(ss));
-		memcpy(&ss, ifa->ifa_addr, verbs_salen(ifa->ifa_addr));
+		memcpy(&ss, ifa->ifa_addr, nd_util_sockaddr_len(ifa->ifa_addr));
 		if (rdma_create_id(NULL, &id, NULL, RDMA_PS_TCP))
 			continue;
 		if (!rdma_bind_addr(id, (struct sockaddr *)&ss) && id->verbs) {
@@ -204,17 +157,6 @@ static int verbs_addr_map(struct verbs_addr **out)
 	freeifaddrs(ifa_list);
 	*out = v;
 	return n;
-}
-
-static bool verbs_same_ip(const struct sockaddr *a, const struct sockaddr *b)
-{
-	if (a->sa_family != b->sa_family)
-		return false;
-	if (a->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
 }
 
 /* The addresses of one adapter (guid) or of all (guid 0), ND's list. */
@@ -255,7 +197,8 @@ static nd_status verbs_resolve_address(const struct sockaddr *addr, size_t len,
 
 	(void)len;
 	for (int i = 0; i < n; i++) {
-		if (verbs_same_ip((struct sockaddr *)&v[i].ss, addr)) {
+		if (nd_util_sockaddr_same_ip((struct sockaddr *)&v[i].ss,
+					     addr)) {
 			*adapter_id = v[i].guid;
 			st = ND_SUCCESS;
 			break;
@@ -406,7 +349,7 @@ void verbs_transport_broken(struct verbs_adapter *a, uint32_t qpn)
 out:
 	pthread_mutex_unlock(&a->broken_lock);
 	if (added)
-		verbs_wake(a);
+		nd_util_wake(a->wakefd);
 }
 
 /* ---------------------------------------------------------------------------
@@ -414,14 +357,6 @@ out:
  */
 
 enum { EP_WAKE = 1, EP_CM, EP_COMP, EP_ASYNC };
-
-void verbs_wake(struct verbs_adapter *a)
-{
-	uint64_t one = 1;
-
-	if (write(a->wakefd, &one, sizeof(one)) < 0)
-		ND_WARN(VERBS_LOG, "wake: %s", strerror(errno));
-}
 
 void verbs_doom_id(struct verbs_adapter *a, struct rdma_cm_id *id)
 {
@@ -440,7 +375,7 @@ void verbs_doom_id(struct verbs_adapter *a, struct rdma_cm_id *id)
 		a->doomed_cap = ncap;
 	}
 	a->doomed[a->ndoomed++] = id;
-	verbs_wake(a);
+	nd_util_wake(a->wakefd);
 }
 
 static void verbs_reap_doomed(struct verbs_adapter *a)
@@ -493,14 +428,6 @@ static void verbs_async_event(struct verbs_adapter *a)
 		}
 		ibv_ack_async_event(&ev);
 	}
-}
-
-uint64_t verbs_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void verbs_adapter_teardown(struct verbs_adapter *a);
@@ -617,7 +544,7 @@ static void verbs_adapter_teardown(struct verbs_adapter *a)
 {
 	if (a->thread_started) {
 		__atomic_store_n(&a->stop, true, __ATOMIC_RELEASE);
-		verbs_wake(a);
+		nd_util_wake(a->wakefd);
 		pthread_join(a->thread, NULL);
 		a->thread_started = false;
 	}

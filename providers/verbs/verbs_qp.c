@@ -137,7 +137,7 @@ static __attribute__((noinline, cold)) nd_status verbs_post_error(int ret)
 		return ND_INVALID_PARAMETER;
 	default:
 		ND_WARN(VERBS_LOG, "post: %s", strerror(ret));
-		return verbs_errno_status(ret);
+		return nd_util_errno_status(ret);
 	}
 }
 
@@ -683,9 +683,10 @@ void verbs_qp_to_error(struct verbs_qp *qp)
 			nd_object_retain(&qp->base.obj);
 			qp->straggler_next = qp->ad->stragglers;
 			qp->ad->stragglers = qp;
-			verbs_wake(qp->ad); /* take it into the timeout */
+			nd_util_wake(
+			    qp->ad->wakefd); /* take it into the timeout */
 		}
-		qp->straggler_due = verbs_now_ms() + VERBS_STRAGGLER_MS;
+		qp->straggler_due = nd_util_now_ms() + VERBS_STRAGGLER_MS;
 		qp->straggler_armed = false;
 	}
 }
@@ -722,7 +723,7 @@ static void verbs_qp_cancel_stragglers(struct verbs_qp *qp, bool warn)
 int verbs_reap_stragglers(struct verbs_adapter *a)
 {
 	struct verbs_qp *done = NULL;
-	uint64_t now = verbs_now_ms();
+	uint64_t now = nd_util_now_ms();
 	int timeout = -1;
 
 	pthread_mutex_lock(&a->cm_lock);
@@ -897,7 +898,7 @@ static void verbs_qp_close(struct nd_object *obj)
 		verbs_qp_cancel_stragglers(qp, false);
 		if (qp->straggler_due) {
 			qp->straggler_due = 1;
-			verbs_wake(a);
+			nd_util_wake(a->wakefd);
 		}
 	}
 	pthread_mutex_unlock(&a->cm_lock);
@@ -1202,7 +1203,7 @@ static nd_status verbs_srq_notify(struct nd_srq_base *b,
 				ND_ERR(VERBS_LOG, "ibv_modify_srq(limit): %s",
 				       strerror(ret));
 				pthread_mutex_unlock(&srq->lock);
-				return verbs_errno_status(ret);
+				return nd_util_errno_status(ret);
 			}
 		}
 		nd_ov_begin(&srq->base.obj, ov, 0, NULL);
@@ -1265,7 +1266,7 @@ static nd_status verbs_srq_modify(struct nd_srq_base *b, uint32_t depth,
 			}
 			ret = ibv_modify_srq(srq->srq, &attr, IBV_SRQ_MAX_WR);
 			if (ret) {
-				st = verbs_errno_status(ret);
+				st = nd_util_errno_status(ret);
 				goto out;
 			}
 			if (!ibv_query_srq(srq->srq, &attr))
