@@ -849,57 +849,19 @@ static bool pads_private_data(struct nd_adapter *ad)
 }
 
 /*
- * No private data either way: both sides read a length of 0 with
- * ND_SUCCESS, even into NULL and 0, since no buffer is too small for
- * nothing (unless the transport pads: then the padding, by the protocol).
+ * Connects one pair with `nc` bytes of caller data and `na` of callee data
+ * and checks what each side reads, into too small and exact buffers (the
+ * length is exact unless the transport pads: then the padding, by the
+ * protocol).
  */
-static void test_private_data_empty(void **state)
+static void exchange_private_data(struct tc *t, const uint8_t *cd, uint32_t nc,
+				  const uint8_t *ad, uint32_t na)
 {
-	struct tc *t = *state;
 	struct tc_pair p;
 	struct sockaddr_storage dest;
 	uint32_t dest_len, len;
 	struct nd_overlapped gov = {0}, cov = {0}, aov = {0}, ccov = {0};
 
-	tc_pair_init(t, &p, NULL);
-	tc_listen(&p, &dest, &dest_len);
-	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
-	nd_status cst =
-	    nd_connector_connect(p.ac, p.aqp, (struct sockaddr *)&dest,
-				 dest_len, 0, 0, NULL, 0, &cov);
-	assert_int_equal(tc_wait_ov(p.l, &gov, gst, TC_TIMEOUT_MS), ND_SUCCESS);
-	len = check_private_data(p.pc, NULL, 0);
-	if (!pads_private_data(tc_peer_adapter(t)))
-		assert_int_equal(len, 0);
-	nd_status ast = nd_connector_accept(p.pc, p.pqp, 0, 0, NULL, 0, &aov);
-	assert_int_equal(tc_wait_ov(p.ac, &cov, cst, TC_TIMEOUT_MS),
-			 ND_SUCCESS);
-	len = check_private_data(p.ac, NULL, 0);
-	if (!pads_private_data(t->ad))
-		assert_int_equal(len, 0);
-	assert_int_equal(tc_wait_ov(p.ac, &ccov,
-				    nd_connector_complete_connect(p.ac, &ccov),
-				    TC_TIMEOUT_MS),
-			 ND_SUCCESS);
-	assert_int_equal(tc_wait_ov(p.pc, &aov, ast, TC_TIMEOUT_MS),
-			 ND_SUCCESS);
-	tc_pair_fini(&p);
-}
-
-/* A few bytes each way, read into too small and exact buffers. */
-static void test_private_data_sizes(void **state)
-{
-	struct tc *t = *state;
-	struct tc_pair p;
-	struct sockaddr_storage dest;
-	uint32_t dest_len, len;
-	struct nd_overlapped gov = {0}, cov = {0}, aov = {0}, ccov = {0};
-	uint8_t cd[8], ad[8];
-	uint32_t nc = min_u32(sizeof(cd), t->info.max_caller_data);
-	uint32_t na = min_u32(sizeof(ad), t->info.max_callee_data);
-
-	tc_fill(cd, sizeof(cd), 3);
-	tc_fill(ad, sizeof(ad), 4);
 	tc_pair_init(t, &p, NULL);
 	tc_listen(&p, &dest, &dest_len);
 	nd_status gst = nd_listener_get_connection_request(p.l, p.pc, &gov);
@@ -923,6 +885,29 @@ static void test_private_data_sizes(void **state)
 	assert_int_equal(tc_wait_ov(p.pc, &aov, ast, TC_TIMEOUT_MS),
 			 ND_SUCCESS);
 	tc_pair_fini(&p);
+}
+
+/*
+ * No private data either way: both sides read a length of 0 with
+ * ND_SUCCESS, even into NULL and 0, since no buffer is too small for
+ * nothing.
+ */
+static void test_private_data_empty(void **state)
+{
+	exchange_private_data(*state, NULL, 0, NULL, 0);
+}
+
+/* A few bytes each way. */
+static void test_private_data_sizes(void **state)
+{
+	struct tc *t = *state;
+	uint8_t cd[8], ad[8];
+
+	tc_fill(cd, sizeof(cd), 3);
+	tc_fill(ad, sizeof(ad), 4);
+	exchange_private_data(t, cd,
+			      min_u32(sizeof(cd), t->info.max_caller_data), ad,
+			      min_u32(sizeof(ad), t->info.max_callee_data));
 }
 
 /*
